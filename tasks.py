@@ -1,0 +1,128 @@
+"""invoke tasks: thin wrappers over ``python -m lab`` (see lab/cli.py for every option).
+
+On macOS each task runs the same command inside the Lima VM (lab/lima.py).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+from invoke import Collection, Context, Exit, task
+
+from lab import lima
+
+REPO = Path(__file__).resolve().parent
+
+
+def _lab(*args: object) -> None:
+    argv = [str(a) for a in args if a is not None and a != ""]
+    if lima.needs_vm():
+        from lab import proc
+
+        rc = proc.interactive(lima.translate(argv, repo=REPO))
+    else:
+        from lab.cli import main
+
+        rc = main(argv)
+    if rc:
+        raise Exit(code=rc)
+
+
+def _opt(flag: str, value: object) -> list[str]:
+    return [flag, str(value)] if value not in (None, "", False) else []
+
+
+@task(help={"mode": "relay or server", "name": "lab instance (default $LAB_NAME or 'lab')",
+            "dut_bin": "a real dhcplb binary (default $LAB_DUT_BIN)"})
+def up(c: Context, mode: str = "relay", name: str = "", dut_bin: str = "") -> None:
+    """Build a lab and start its daemons (idempotent)."""
+    _lab("up", "--mode", mode, *_opt("--name", name), *_opt("--dut-bin", dut_bin))
+
+
+@task
+def down(c: Context, name: str = "") -> None:
+    """Remove a lab: its processes, namespaces and run directory."""
+    _lab("down", *_opt("--name", name))
+
+
+@task
+def status(c: Context, name: str = "") -> None:
+    """Namespaces, links, addresses and daemons with pid and health."""
+    _lab("status", *_opt("--name", name))
+
+
+@task(positional=["node"])
+def logs(c: Context, node: str = "", name: str = "", lines: int = 40) -> None:
+    """Daemon logs, all or one node's."""
+    _lab("logs", *_opt("--name", name), "--lines", lines, *([node] if node else []))
+
+
+@task(name="exec", positional=["node"])
+def exec_(c: Context, node: str, name: str = "") -> None:
+    """Run a command in a node's namespace: invoke lab.exec client -- ip addr"""
+    _lab("exec", *_opt("--name", name), node, "--", *shlex.split(c.remainder))
+
+
+@task(positional=["node"])
+def shell(c: Context, node: str, name: str = "") -> None:
+    """An interactive shell in a node's namespace."""
+    _lab("shell", *_opt("--name", name), node)
+
+
+@task(name="test")
+def client_test(c: Context, family: int = 4, name: str = "", rapid_commit: bool = False) -> None:
+    """Run the DHCP client test (--family 4|6) in the lab that is up."""
+    _lab("test", *_opt("--name", name), "--family", family,
+         *(["--rapid-commit"] if rapid_commit else []))
+
+
+@task(name="list")
+def list_(c: Context) -> None:
+    """Labs on this host."""
+    _lab("list")
+
+
+@task(name="update")
+def goldens_update(c: Context, scenario: str = "", dut_bin: str = "") -> None:
+    """Re-record goldens (all, or --scenario S) and say which changed."""
+    _lab("goldens-update", *_opt("--scenario", scenario), *_opt("--dut-bin", dut_bin))
+
+
+@task(name="show", positional=["target"])
+def captures_show(c: Context, target: str, ifmap: str = "", mermaid: str = "") -> None:
+    """Print a capture's normalized flow (PCAP or RUN dir) and write a Mermaid diagram."""
+    _lab("captures-show", target, *_opt("--ifmap", ifmap), *_opt("--mermaid", mermaid))
+
+
+@task(help={"parallel": "each scenario in its own lab, all at once"})
+def scenarios(c: Context, only: str = "", parallel: bool = False, name: str = "",
+              dut_bin: str = "") -> None:
+    """Run scenarios end to end against their goldens (default: the four-scenario matrix)."""
+    _lab("scenario", *only.replace(",", " ").split(), *(["--parallel"] if parallel else []),
+         *_opt("--name", name), *_opt("--dut-bin", dut_bin))
+
+
+@task
+def bench(c: Context, json: str = "", runs: int = 5) -> None:
+    """Benchmarks: lab up/down, scenarios, matrix, decode throughput, DUT forwarding rate."""
+    _lab("bench", "--runs", runs, *_opt("--json", json))
+
+
+@task(name="test")
+def tests(c: Context, unit: bool = False) -> None:
+    """The project's test suite (what .ci/run calls): unit tests, then integration tests."""
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit"]
+    if not unit:
+        args.append("tests/integration")
+    c.run(shlex.join(args), pty=False)
+
+
+lab_ns = Collection("lab", up, down, status, logs, exec_, shell, client_test, list_)
+goldens_ns = Collection("goldens", goldens_update)
+captures_ns = Collection("captures", captures_show)
+ns = Collection(scenarios, bench, tests)
+ns.add_collection(lab_ns)
+ns.add_collection(goldens_ns)
+ns.add_collection(captures_ns)

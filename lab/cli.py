@@ -10,23 +10,14 @@ import json
 import sys
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from pathlib import Path
 
-from lab import (
-    client,
-    daemons,
-    decode,
-    defaults,
-    flow,
-    golden,
-    ifmap,
-    instance,
-    mermaid,
-    netns,
-    proc,
-    scenario,
-)
+from lab import client, daemons, defaults, instance, netns, proc
 from lab.errors import LabError, UsageError
+
+if TYPE_CHECKING:
+    from lab import scenario
 
 
 class _Parser(argparse.ArgumentParser):
@@ -121,6 +112,8 @@ def cmd_list(a: argparse.Namespace) -> int:
 
 
 def _report(runs: list[scenario.Run], what: str) -> int:
+    from lab import golden, scenario
+
     failed = [r for r in runs if not r.ok]
     for r in runs:
         mark = "PASS" if r.ok else "FAIL"
@@ -133,6 +126,8 @@ def _report(runs: list[scenario.Run], what: str) -> int:
 
 
 def cmd_scenario(a: argparse.Namespace) -> int:
+    from lab import scenario
+
     names = a.scenarios or list(defaults.MATRIX)
     # Several scenarios run in several labs: --name / LAB_NAME becomes their common prefix.
     prefix = a.name or os.environ.get("LAB_NAME") or ""
@@ -146,6 +141,8 @@ def cmd_scenario(a: argparse.Namespace) -> int:
 
 
 def cmd_goldens_update(a: argparse.Namespace) -> int:
+    from lab import golden, scenario
+
     names = [a.scenario] if a.scenario else list(scenario.SCENARIOS)
     runs = scenario.run_matrix(names, parallel=False, dut_bin=defaults.dut_bin(a.dut_bin),
                                update=True)
@@ -157,6 +154,8 @@ def cmd_goldens_update(a: argparse.Namespace) -> int:
 
 
 def cmd_captures_show(a: argparse.Namespace) -> int:
+    from lab import decode, flow, ifmap, mermaid
+
     target = Path(a.target)
     if target.is_dir():
         pcap, mapfile = target / "capture.pcap", target / "ifmap.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,15 +25,15 @@ def needs_vm(system: str | None = None) -> bool:
 
 
 def translate(argv: Sequence[str], *, repo: Path, system: str | None = None,
-              env: Mapping[str, str] | None = None,
-              instance: str | None = None) -> list[str]:
+              env: Mapping[str, str] | None = None, instance: str | None = None,
+              python: str | None = None) -> list[str]:
     """``python -m lab ARGS`` here, or the same inside the Lima VM on macOS.
 
     ``argv`` is the lab's own argument list (after ``python -m lab``).
     """
     env = os.environ if env is None else env
     if not needs_vm(system):
-        return [os.environ.get("LAB_PYTHON", "python3"), "-m", "lab", *argv]
+        return [python or sys.executable, "-m", "lab", *argv]
     name = instance or env.get("LAB_LIMA_INSTANCE", INSTANCE)
     passed = [f"{k}={env[k]}" for k in PASSED_ENV if k in env]
     return ["limactl", "shell", "--workdir", str(repo), name,

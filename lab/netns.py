@@ -122,7 +122,8 @@ def _switch_lines(topo: Topology) -> list[str]:
             f"link set {br} up",
         ]
     for i in topo.ifaces:
-        lines += [f"link set {i.port} master {i.bridge}", f"link set {i.port} up"]
+        lines += [f"link set {i.port} addrgenmode none", f"link set {i.port} master {i.bridge}",
+                  f"link set {i.port} up"]
     return lines
 
 

@@ -7,6 +7,7 @@ process escalates wait -> TERM -> KILL and treats "already gone" as success.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -59,29 +60,40 @@ def run(
     return res
 
 
-def run_many(argvs: Sequence[Sequence[str]], *, inputs: Sequence[str | None]) -> None:
-    """Run several commands at once and wait for all; raise on the first failure."""
-    procs = []
-    for argv, text in zip(argvs, inputs, strict=True):
-        procs.append(
-            (
-                [str(a) for a in argv],
-                subprocess.Popen(
-                    [str(a) for a in argv],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                    env=_env(),
-                ),
-                text,
-            )
-        )
-    failures = []
-    for argv, p, text in procs:
-        out, _ = p.communicate(text, timeout=60)
-        if p.returncode != 0:
-            failures.append(CommandError(argv, p.returncode, out or ""))
+def run_many(argvs: Sequence[Sequence[str]], *, inputs: Sequence[str | None],
+             timeout: float = 60) -> None:
+    """Run several commands at once and wait for all; raise on the first failure.
+
+    Every started command is waited for (or killed at the deadline) before this returns
+    or raises, so none outlives the call.
+    """
+    procs: list[tuple[list[str], subprocess.Popen[str], str | None]] = []
+    failures: list[CommandError] = []
+    try:
+        for argv, text in zip(argvs, inputs, strict=True):
+            args = [str(a) for a in argv]
+            try:
+                p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=_env())
+            except FileNotFoundError as exc:
+                raise CommandError(args, 127, f"{args[0]}: not found") from exc
+            procs.append((args, p, text))
+        deadline = time.monotonic() + timeout
+        for args, p, text in procs:
+            try:
+                out, _ = p.communicate(text, timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+                failures.append(CommandError(args, -1, f"{out or ''}\ntimed out after {timeout}s"))
+                continue
+            if p.returncode != 0:
+                failures.append(CommandError(args, p.returncode, out or ""))
+    finally:
+        for _, p, _ in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     if failures:
         raise failures[0]
 
@@ -154,39 +166,69 @@ def identify(pid: int) -> ProcId | None:
     return None if start is None else ProcId(pid, start)
 
 
+def send(ident: ProcId, sig: int) -> bool:
+    """Signal exactly the process ``ident`` names, never a process that reused its pid.
+
+    A pidfd pins the process; its start time is checked after the pidfd is open, so the
+    signal can't reach a newcomer. Returns False when the process is gone.
+    """
+    try:
+        fd = os.pidfd_open(ident.pid)
+    except ProcessLookupError:
+        return False
+    try:
+        if start_time(ident.pid) != ident.start:
+            return False
+        signal.pidfd_send_signal(fd, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def stop(ident: ProcId, *, grace: float = 2.0, sig: int = signal.SIGTERM) -> None:
     """Stop one process we own: ``sig``, wait up to ``grace``, then KILL. Gone is fine."""
-    if not ident.alive():
-        return
-    try:
-        os.kill(ident.pid, sig)
-    except ProcessLookupError:
-        return
-    if _wait_gone(ident, grace):
-        return
-    try:
-        os.kill(ident.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    _wait_gone(ident, 2.0)
+    stop_all([ident], grace=grace, sig=sig)
 
 
-def _wait_gone(ident: ProcId, timeout: float) -> bool:
-    """Wait until ``ident`` has exited (reaping it if it is our child)."""
-    deadline = time.monotonic() + timeout
-    delay = 0.0005
-    while time.monotonic() < deadline:
+def stop_all(idents: Sequence[ProcId], *, grace: float = 2.0,
+             sig: int = signal.SIGTERM) -> list[ProcId]:
+    """Stop many processes at once: ``sig`` to all, one shared grace period, then KILL.
+
+    Returns the ones that were still alive after KILL (normally none).
+    """
+    pending = [i for i in idents if send(i, sig)]
+    deadline = time.monotonic() + grace
+    pending = [i for i in pending if not wait_gone(i, max(0.0, deadline - time.monotonic()))]
+    pending = [i for i in pending if send(i, signal.SIGKILL)]
+    deadline = time.monotonic() + 2.0
+    return [i for i in pending if not wait_gone(i, max(0.0, deadline - time.monotonic()))]
+
+
+def wait_gone(ident: ProcId, timeout: float) -> bool:
+    """Wait until ``ident`` has exited (reaping it if it is our child); True once it has.
+
+    Waits on a pidfd, which becomes readable when the process exits: no polling loop.
+    """
+    try:
+        fd = os.pidfd_open(ident.pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if start_time(ident.pid) != ident.start:
+            return True  # the pid already belongs to someone else: ours is gone
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        exited = bool(poller.poll(max(0, int(timeout * 1000))))
+    finally:
+        os.close(fd)
+    if exited:
         try:
-            pid, _ = os.waitpid(ident.pid, os.WNOHANG)
+            os.waitpid(ident.pid, os.WNOHANG)
         except ChildProcessError:
-            pid = 0
-        if pid == ident.pid or not ident.alive():
-            return True
-        if is_zombie(ident.pid):
-            return True
-        time.sleep(delay)  # polling an exit with a deadline, not a fixed sleep
-        delay = min(delay * 2, 0.02)
-    return not ident.alive()
+            pass
+    return exited or not ident.alive()
 
 
 def is_zombie(pid: int) -> bool:
@@ -195,3 +237,28 @@ def is_zombie(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return True
     return stat[stat.rindex(")") + 2 :].startswith("Z")
+
+
+def cmdline(pid: int) -> list[str]:
+    """``pid``'s argv, or [] when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def from_pidfile(path: Path) -> ProcId | None:
+    """The process a pid file names, but only if its argv mentions that very pid file.
+
+    A stale pid file whose pid now belongs to another process yields None, so the caller
+    never signals a stranger.
+    """
+    try:
+        pid = int(path.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        return None
+    ident = identify(pid)
+    if ident is None or not any(str(path) in arg for arg in cmdline(pid)):
+        return None
+    return ident

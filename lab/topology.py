@@ -157,6 +157,13 @@ def check_name(name: str) -> None:
 
 def build(name: str, mode: str) -> Topology:
     """The topology of lab ``name`` in ``mode``. Raises UsageError up front on bad input."""
+    topo = _layout(name, mode)
+    _check_ifnames(topo)
+    return topo
+
+
+def _layout(name: str, mode: str) -> Topology:
+    """The topology's names and addresses, without the interface-length check."""
     check_name(name)
     if mode not in MODES:
         raise UsageError(f"unknown mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -193,7 +200,6 @@ def build(name: str, mode: str) -> Topology:
         ifaces=tuple(ifaces),
         routes=tuple(Route(*r) for r in _ROUTES[mode]),
     )
-    _check_ifnames(topo)
     return topo
 
 
@@ -212,9 +218,25 @@ def _check_ifnames(topo: Topology) -> None:
 def all_namespaces(name: str) -> tuple[str, ...]:
     """Every namespace lab ``name`` could own, in any mode.
 
-    ``lab down`` uses this when no state file survived: it removes exactly these names.
+    A name may be too long for one mode's interfaces and fine for another's, so this never
+    checks interface lengths: ``down`` must accept every name some mode could ``up``.
     """
     out: list[str] = []
     for mode in MODES:
-        out += build(name, mode).namespaces
+        out += _layout(name, mode).namespaces
     return tuple(dict.fromkeys(out))
+
+
+def ownership_marks(name: str) -> dict[str, set[tuple[str, str]]]:
+    """Per namespace lab ``name`` could own: the (interface, MAC) pairs only it creates there.
+
+    The MACs are derived from the lab name, so a namespace holding one of them was built by
+    this lab; one with a look-alike or identical name but none of them was not.
+    """
+    out: dict[str, set[tuple[str, str]]] = {}
+    for mode in MODES:
+        topo = _layout(name, mode)
+        for i in topo.ifaces:
+            out.setdefault(i.ns, set()).add((i.name, i.mac))
+            out.setdefault(topo.switch_ns, set()).add((i.port, i.port_mac))
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -18,15 +19,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from lab import defaults, ifmap, netns, proc
+from lab import defaults, faults, ifmap, netns, preflight, proc
 from lab.errors import DaemonError
 from lab.topology import Topology
 
 FILTER = "udp and (port 67 or port 68 or port 546 or port 547 or (port 9 and host 127.0.0.1))"
 MARKER_PORT = 9  # discard: never a DHCP port, so the decoder skips markers
+# Immediate mode makes libpcap use a TPACKET_V2 ring of snaplen-sized slots: with the default
+# snaplen (256 KiB) a 2 MiB ring holds 8 frames, and one DHCP exchange on a bridge is ~30.
+# Lab links have a 1500-byte MTU, so 2048 bytes keeps every frame whole in a ring of 4096.
+SNAPLEN = 2048
+BUFFER_KIB = 8192
 
 
 @dataclass(frozen=True)
@@ -51,11 +57,11 @@ class CaptureRun:
 def new_run(scenario: str, lab: str, root: Path | None = None) -> CaptureRun:
     """captures/<scenario>/<run>/ with a ``latest`` pointer next to it."""
     base = (root or defaults.CAPTURES_DIR) / scenario
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
     run = base / f"{stamp}-{lab}-{os.getpid()}"
     run.mkdir(parents=True, exist_ok=False)
     latest = base / "latest"
-    tmp = base / f".latest.{os.getpid()}"
+    tmp = base / f".latest.{os.getpid()}.{secrets.token_hex(4)}"  # unique per thread too
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(run.name)
     os.replace(tmp, latest)
@@ -98,15 +104,18 @@ def _wait_for(path: Path, token: bytes, ident: proc.ProcId, log: Path,
 @contextmanager
 def capturing(topo: Topology, run: CaptureRun) -> Iterator[CaptureRun]:
     """Capture for the duration of the block; on exit, drain to a marker and stop."""
+    preflight.check_binaries(["tcpdump"])
     write_ifmap(topo, run)
     argv = ["ip", "netns", "exec", topo.switch_ns, "tcpdump", "-i", "any", "-n", "-U",
-            "--immediate-mode", "-s", "0", "-Z", "root", "-w", str(run.pcap), FILTER]
+            "--immediate-mode", "-s", str(SNAPLEN), "-B", str(BUFFER_KIB), "-Z", "root",
+            "-w", str(run.pcap), FILTER]
     p = proc.spawn(argv, log=run.log)
     ident = proc.identify(p.pid)
-    if ident is None:
-        raise DaemonError(f"tcpdump exited at once: {run.log.read_text(errors='replace')}")
-    sock = netns.sockets_in([topo.switch_ns])[topo.switch_ns]
-    try:
+    sock: socket.socket | None = None
+    try:  # from here on, tcpdump is stopped whatever happens
+        if ident is None:
+            raise DaemonError(f"tcpdump exited at once: {run.log.read_text(errors='replace')}")
+        sock = netns.sockets_in([topo.switch_ns])[topo.switch_ns]
         start = b"dhcp-lab-start-" + secrets.token_hex(8).encode()
         # Resend the start marker until it shows: the first may predate the capture.
         deadline = time.monotonic() + defaults.READY_TIMEOUT_S
@@ -118,11 +127,24 @@ def capturing(topo: Topology, run: CaptureRun) -> Iterator[CaptureRun]:
             except DaemonError:
                 if not ident.alive() or time.monotonic() > deadline:
                     raise
+        faults.checkpoint("capture:running")
         yield run
         stop = b"dhcp-lab-stop-" + secrets.token_hex(8).encode()
         _send_marker(sock, stop)
         _wait_for(run.pcap, stop, ident, run.log, defaults.READY_TIMEOUT_S)
     finally:
-        sock.close()
-        proc.stop(ident, sig=signal.SIGINT)
+        if sock is not None:
+            sock.close()
+        if ident is not None:
+            proc.stop(ident, sig=signal.SIGINT)
         p.wait()
+    dropped = kernel_drops(run.log)
+    if dropped:
+        raise DaemonError(f"tcpdump lost {dropped} packets (dropped by kernel): the flow would be "
+                          f"incomplete, so this run is void; see {run.log}")
+
+
+def kernel_drops(log: Path) -> int:
+    """Packets tcpdump's ring lost, from the statistics it prints when it stops."""
+    m = re.search(r"(\d+) packets? dropped by kernel", log.read_text(errors="replace"))
+    return int(m.group(1)) if m else 0

@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import daemons, defaults, instance, proc
-from lab.errors import ClientError, UsageError
+from lab import daemons, defaults, instance, preflight, proc
+from lab.errors import ClientError, DaemonError, UsageError
 from lab.instance import State
 
 SCRIPT = """#!/bin/sh
@@ -61,8 +61,9 @@ def files(state: State, family: int) -> ClientFiles:
                        d / f"{stem}.script", d / f"{stem}.events")
 
 
-def reset(state: State, family: int) -> ClientFiles:
+def reset(name: str, family: int) -> ClientFiles:
     """Fresh client files, and fresh DUT leases: no state leaks from one test to the next."""
+    state = instance.require_up(name)
     f = files(state, family)
     stop_client(f)
     for path in (f.lease, f.pid, f.events):
@@ -71,33 +72,42 @@ def reset(state: State, family: int) -> ClientFiles:
     lease = d / f"dut-v{family}.leases"
     if lease.exists():  # the DUT keeps leases in memory too: restart it on an empty file
         lease.unlink()
-        instance.restart_daemon(state, f"dut-v{family}")
+        instance.restart_daemon(name, f"dut-v{family}")
     return f
 
 
 def stop_client(f: ClientFiles) -> None:
-    """Stop a dhclient we started, identified by its pid file and checked by its argv."""
-    try:
-        pid = int(f.pid.read_text().split()[0])
-    except (FileNotFoundError, ValueError, IndexError):
-        return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return
-    if str(f.pid).encode() in cmdline:  # only the dhclient that owns this pid file
-        ident = proc.identify(pid)
-        if ident is not None:
-            proc.stop(ident)
+    """Stop a dhclient we started, found by its pid file and checked by its argv."""
+    ident = proc.from_pidfile(f.pid)
+    if ident is not None:
+        proc.stop(ident)
+
+
+def check_daemons(state: State) -> None:
+    """Fail at once, naming the daemon, when one of the lab's daemons is not running.
+
+    Otherwise dhclient would wait its whole timeout and the report would not say why.
+    """
+    dead = instance.dead_daemons(state)
+    if dead:
+        names = ", ".join(f"{d.key} (node {d.node}, pid {d.pid})" for d in dead)
+        parts = [f"lab {state.name!r} is broken: daemon {names} is not running; run "
+                 f"'python -m lab up --name {state.name} --mode {state.mode}' to rebuild it"]
+        for d in dead:
+            parts += [f"--- {d.key} log tail: {d.log} ---", daemons.log_tail(Path(d.log))]
+        raise DaemonError("\n".join(parts))
 
 
 def run(name: str, family: int, rapid_commit: bool = False) -> ClientResult:
     """One DHCP exchange from a clean state; raise ClientError unless a pool address came."""
     if family not in defaults.FAMILIES:
         raise UsageError(f"unknown family {family!r}: choose 4 or 6")
+    preflight.check_root()
+    preflight.check_binaries(["ip", "dhclient"])
     state = instance.require_up(name)
+    check_daemons(state)
     topo = state.topo
-    f = reset(state, family)
+    f = reset(name, family)
     d = instance.run_dir(name)
     f.script.write_text(SCRIPT.format(name=name, run_dir=d, events=f.events))
     f.script.chmod(0o755)
@@ -119,8 +129,12 @@ def run(name: str, family: int, rapid_commit: bool = False) -> ClientResult:
     pool = topo.pool4 if family == 4 else topo.pool6
     in_pool = bool(address) and _in_range(address, pool)
     if res.returncode != 0 or not in_pool:
+        state = instance.load(name) or state  # a DUT restart changed the pids
+        dead = instance.dead_daemons(state)
         why = (f"dhclient exited {res.returncode}" if res.returncode != 0
                else f"leased address {address or 'none'} is not in the pool {pool[0]}-{pool[1]}")
+        if dead:
+            why += "; daemon " + ", ".join(d.key for d in dead) + " is not running"
         raise ClientError(f"DHCPv{family} client test failed in lab {name!r}: {why}\n"
                           + failure_report(state, res.stdout))
     return ClientResult(family, address, in_pool, seconds, res.stdout)
@@ -150,6 +164,7 @@ def _in_range(address: str, pool: tuple[str, str]) -> bool:
 def failure_report(state: State, client_output: str) -> str:
     parts = ["--- client output ---", client_output.rstrip() or "(none)"]
     for ds in state.daemons:
-        parts += [f"--- {ds.key} ({ds.node}) log tail: {ds.log} ---",
+        health = "running" if ds.ident.alive() else "NOT RUNNING"
+        parts += [f"--- {ds.key} ({ds.node}, {health}) log tail: {ds.log} ---",
                   daemons.log_tail(Path(ds.log))]
     return "\n".join(parts)

@@ -12,11 +12,15 @@ import fcntl
 import json
 import os
 import shutil
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from lab import daemons, defaults, netns, preflight, proc, topology
+from lab import daemons, defaults, faults, netns, preflight, proc, topology
 from lab.errors import LabError, StateError
 from lab.topology import Topology
 
@@ -74,9 +78,9 @@ def load(name: str) -> State | None:
         return State(**raw)
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateError(
-            f"state file {path} is corrupt ({exc}): run 'invoke lab.down --name {name}' "
+            f"state file {path} is corrupt ({exc}): run 'python -m lab down --name {name}' "
             "to remove the lab by name"
         ) from exc
 
@@ -84,55 +88,168 @@ def load(name: str) -> State | None:
 def require_up(name: str) -> State:
     state = load(name)
     if state is None or state.status != "up":
-        raise StateError(f"lab {name!r} is not up: run 'invoke lab.up --name {name} --mode relay'")
+        what = "is not up" if state is None else f"is not up (its state is {state.status!r})"
+        raise StateError(f"lab {name!r} {what}: run 'python -m lab up --name {name} "
+                         "--mode relay' (or --mode server)")
     return state
 
 
 @contextlib.contextmanager
-def locked(name: str) -> Iterator[None]:
-    """Serialize up/down of one lab name across processes."""
+def locked(name: str, timeout: float | None = None) -> Iterator[None]:
+    """Serialize changes to one lab (up, down, a daemon restart) across processes.
+
+    The lock is an flock on ``.<name>.lock`` in the run root. ``down`` deletes that file
+    while holding it, so after locking we check the path still names the file we locked
+    (else a third process could lock a fresh file while we hold the deleted one). A busy
+    lab is waited for up to ``timeout`` seconds, then reported with the holder's pid.
+    """
     root = defaults.run_root()
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / f".{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    path = root / f".{name}.lock"
+    wait = defaults.lock_timeout() if timeout is None else timeout
+    deadline = time.monotonic() + wait
+    delay = 0.001
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            if time.monotonic() > deadline:
+                raise StateError(
+                    f"lab {name!r} is busy: {_holder(path)} is changing it; wait for it to "
+                    f"finish, or stop that process and run 'python -m lab down --name {name}'"
+                ) from None
+            time.sleep(delay)  # polling the lock with a deadline
+            delay = min(delay * 2, 0.05)
+            continue
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {' '.join(sys.argv)}\n".encode())
+            yield
+        finally:
+            os.close(fd)
+        return
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid, _, cmd = path.read_text().strip().partition(" ")
+    except OSError:
+        return "another process"
+    return f"pid {pid} ({cmd or '?'})" if pid.isdigit() else "another process"
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP interrupt like Ctrl-C, so cleanup runs.
+
+    Python's default for them is to die at once, leaving a half-built lab. Only the main
+    thread can set handlers; elsewhere (scenario threads) the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP wait: cleanup must not be cut short.
+
+    A signal that arrived meanwhile is raised as KeyboardInterrupt when the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        got.append(signum)
+
+    sigs = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    old = {sig: signal.signal(sig, note) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if got:
+        raise KeyboardInterrupt(signal.Signals(got[0]).name)
 
 
 def up(name: str, mode: str, dut_bin: str | None = None) -> tuple[State, bool]:
     """Bring lab ``name`` up in ``mode``. Returns (state, reused).
 
     An instance that is already up in the same mode with every daemon alive is reused; one in
-    another mode is refused; leftovers of a crashed run are removed first.
+    another mode is refused; leftovers of a crashed run are removed first. If building
+    fails, everything built is removed again; the run directory stays only when it holds
+    daemon logs that tell why (``down`` removes it). An interrupted ``up`` (Ctrl-C,
+    SIGTERM) leaves nothing.
     """
     topo = topology.build(name, mode)  # validates name and mode before touching anything
     preflight.check_all()
     if dut_bin and not (os.path.isfile(dut_bin) and os.access(dut_bin, os.X_OK)):
         raise LabError(f"--dut-bin {dut_bin!r} is not an executable file: give the path of a "
                        "dhcplb binary")
-    with locked(name):
-        state = load(name)
+    with _signals_interrupt(), locked(name):
+        try:
+            state = load(name)
+        except StateError:
+            state = None  # corrupt: rebuilt from scratch below, by ownership marks
         if state is not None and state.status == "up":
             if state.mode != mode:
                 raise StateError(
                     f"lab {name!r} is already up in {state.mode} mode: run "
-                    f"'invoke lab.down --name {name}' first, or use another --name"
+                    f"'python -m lab down --name {name}' first, or use another --name"
                 )
             if healthy(state) and state.dut_bin == dut_bin:
                 return state, True
-        _teardown(name, state)
+        _, foreign = _teardown(name, state)
+        clash = [ns for ns in topo.namespaces if ns in foreign]
+        if clash:
+            _forget(name)
+            raise StateError(
+                f"namespace {clash[0]} exists but lab {name!r} did not create it: remove it "
+                f"('ip netns del {clash[0]}') or choose another --name"
+            )
         d = run_dir(name)
+        shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True, exist_ok=True)
         state = State(name, mode, "building", list(topo.namespaces), dut_bin)
         save(state)
+        faults.checkpoint("up:state-saved")
         try:
             netns.build(topo)
+            faults.checkpoint("up:netns-built")
             specs = daemons.lab_daemons(topo, d, dut_bin)
             started = start_daemons(state, specs, d)
             daemons.wait_ready(started, d, defaults.READY_TIMEOUT_S)
-        except BaseException:
-            netns.destroy(state.namespaces)
-            state.status = "failed"
-            save(state)
+            faults.checkpoint("up:ready")
+        except BaseException as exc:
+            with _signals_deferred():
+                _teardown(name, state)
+                if state.daemons and not isinstance(exc, KeyboardInterrupt):
+                    state.status = "failed"  # keep the daemons' logs: they say why
+                    save(state)
+                else:
+                    _forget(name)
             raise
         state.status = "up"
         save(state)
@@ -149,52 +266,91 @@ def start_daemons(state: State, specs: list[daemons.DaemonSpec],
                                          str(spec.log(d)), [list(p) for p in spec.ports]))
         save(state)  # record each pid at once: a crash right after still finds it
         started.append((spec, ident))
+        faults.checkpoint("up:daemon-started")
     return started
 
 
-def restart_daemon(state: State, key: str) -> None:
-    """Stop one daemon and start it again from the same spec (used to reset DUT state)."""
-    d = run_dir(state.name)
-    spec = next(s for s in daemons.lab_daemons(state.topo, d, state.dut_bin) if s.key == key)
-    for ds in state.daemons:
-        if ds.key == key:
-            proc.stop(ds.ident)
-    started = start_daemons(state, [spec], d)
-    daemons.wait_ready(started, d, defaults.READY_TIMEOUT_S)
+def restart_daemon(name: str, key: str) -> State:
+    """Stop one daemon and start it again from the same spec (used to reset DUT state).
+
+    Holds the lab's lock and re-reads the state inside it, so two restarts at once (a v4
+    and a v6 client test) never overwrite each other's new pid. Returns the new state.
+    """
+    with locked(name):
+        state = require_up(name)
+        d = run_dir(name)
+        spec = next(s for s in daemons.lab_daemons(state.topo, d, state.dut_bin)
+                    if s.key == key)
+        proc.stop_all([ds.ident for ds in state.daemons if ds.key == key])
+        started = start_daemons(state, [spec], d)
+        daemons.wait_ready(started, d, defaults.READY_TIMEOUT_S)
+        return state
+
+
+def dead_daemons(state: State) -> list[DaemonState]:
+    return [d for d in state.daemons if not d.ident.alive()]
 
 
 def healthy(state: State) -> bool:
-    return all(netns.ns_exists(ns) for ns in state.namespaces) and all(
-        d.ident.alive() for d in state.daemons
-    )
+    return (state.status == "up"
+            and all(netns.ns_exists(ns) for ns in state.namespaces)
+            and not dead_daemons(state))
 
 
-def _teardown(name: str, state: State | None) -> None:
-    namespaces = set(topology.all_namespaces(name))
-    if state is not None:
-        namespaces |= set(state.namespaces)
-    netns.destroy(sorted(namespaces))
+def _teardown(name: str, state: State | None) -> tuple[list[str], list[str]]:
+    """Remove what lab ``name`` owns; return (namespaces removed, look-alikes left alone).
+
+    Processes the state names are stopped by identity (pid and start time) wherever they
+    run now: a namespace deleted by hand hides its processes from the namespace scan.
+    dhclient is found by its pid file, checked against its argv. Then every namespace that
+    carries this lab's marks is emptied of processes and deleted.
+    """
+    listed = state.namespaces if state is not None else []
+    candidates = list(dict.fromkeys([*topology.all_namespaces(name), *listed]))
+    ours, foreign = netns.owned(candidates, topology.ownership_marks(name), listed)
+    idents = [d.ident for d in state.daemons] if state is not None else []
+    d = run_dir(name)
+    if d.is_dir():
+        idents += [i for p in sorted(d.glob("dhclient.*.pid"))
+                   if (i := proc.from_pidfile(p)) is not None]
+    proc.stop_all(idents)
+    netns.destroy(ours)
+    return ours, foreign
 
 
 def down(name: str) -> bool:
-    """Remove lab ``name``: its processes, namespaces and run directory. Returns whether
-    anything was there. Works without a state file, and after a crash at any point."""
+    """Remove lab ``name``; return whether anything was there. See ``down_report``."""
+    return down_report(name)[0]
+
+
+def down_report(name: str) -> tuple[bool, list[str]]:
+    """Remove lab ``name``: its processes, namespaces and run directory.
+
+    Works without a state file, with a corrupt one, and after a crash at any point.
+    Returns (whether anything was there, namespaces with the lab's names that it did not
+    create and so left alone).
+    """
     topology.check_name(name)
     preflight.check_root()
     with locked(name):
         try:
             state = load(name)
         except StateError:
-            state = None
-        existed = state is not None or any(
-            netns.ns_exists(ns) for ns in topology.all_namespaces(name)
-        )
-        _teardown(name, state)
-        shutil.rmtree(run_dir(name), ignore_errors=True)
+            state = None  # corrupt: ownership marks still say what is ours
+        d = run_dir(name)
+        had_dir = d.exists()
+        ours, foreign = _teardown(name, state)
+        faults.checkpoint("down:namespaces-deleted")
+        _forget(name)
+    return had_dir or bool(ours), foreign
+
+
+def _forget(name: str) -> None:
+    """Remove lab ``name``'s run directory and lock file. Call it holding the lock: other
+    lockers notice the unlinked file and lock the new one (see ``locked``)."""
+    shutil.rmtree(run_dir(name), ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         (defaults.run_root() / f".{name}.lock").unlink()
-    return existed
-
 
 def list_labs() -> list[str]:
     root = defaults.run_root()

@@ -7,24 +7,25 @@ Transmit checksum offload is turned off by ioctl from sockets opened inside the 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import ipaddress
 import os
-import signal
 import socket
 import struct
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from lab import preflight, proc
-from lab.errors import CommandError, PreflightError
+from lab import defaults, faults, preflight, proc
+from lab.errors import CommandError, LabError, PreflightError
 from lab.topology import Iface, Topology
 
 NETNS_DIR = Path("/run/netns")
 SIOCETHTOOL = 0x8946
+SIOCGIFHWADDR = 0x8927
 ETHTOOL_STXCSUM = 0x17
 
 
@@ -160,7 +161,8 @@ def build(topo: Topology) -> None:
             f" peer name {i.port} netns {topo.switch_ns} address {i.port_mac}"
         )
     try:
-        _run_batch(None, lines)
+        with host_lock():
+            _run_batch(None, lines)
     except CommandError as exc:
         hint = preflight.explain_link_failure(exc.output)
         if hint:
@@ -225,21 +227,119 @@ def pids_in(inodes: set[int]) -> list[int]:
     return found
 
 
-def kill_ns_processes(namespaces: Iterable[str], grace: float = 2.0) -> list[int]:
-    """TERM, then KILL, every process living inside the given namespaces."""
+def kill_ns_processes(namespaces: Iterable[str], grace: float = 2.0,
+                      timeout: float = 10.0) -> list[int]:
+    """TERM, then KILL, every process living inside the given namespaces, until none is left.
+
+    Processes are found by their network namespace, not by name, and signalled through a
+    pidfd, so nothing outside these namespaces is touched. A process may fork while we stop
+    its parent, so the scan repeats until a pass finds nobody (or ``timeout`` runs out).
+    """
     inodes = {ino for ns in namespaces if (ino := ns_inode(ns)) is not None}
     if not inodes:
         return []
-    idents = [i for pid in pids_in(inodes) if (i := proc.identify(pid)) is not None]
-    for ident in idents:
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        idents = [i for pid in pids_in(inodes) if (i := proc.identify(pid)) is not None]
+        idents = [i for i in idents if not proc.is_zombie(i.pid)]
+        if not idents:
+            return killed
+        if time.monotonic() > deadline:
+            pids = ", ".join(str(i.pid) for i in idents)
+            raise LabError(f"processes {pids} in {', '.join(sorted(namespaces))} survived "
+                           "SIGKILL: check them with 'ps -o pid,stat,cmd -p PID'")
+        proc.stop_all(idents, grace=grace)
+        killed += [i.pid for i in idents]
+
+
+def links_in(namespaces: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Interface name -> MAC of every link in each namespace, read from inside it.
+
+    A namespace that vanished meanwhile is left out. No process is started.
+    """
+    out: dict[str, dict[str, str]] = {}
+
+    def read_each() -> None:
+        for ns in namespaces:
+            try:
+                fd = os.open(NETNS_DIR / ns, os.O_RDONLY)
+            except FileNotFoundError:
+                continue
+            try:
+                if _libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise PreflightError(f"setns({ns}): {os.strerror(ctypes.get_errno())}: "
+                                         "the lab needs root (CAP_SYS_ADMIN)")
+            finally:
+                os.close(fd)
+            links: dict[str, str] = {}
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+                for _, ifname in socket.if_nameindex():
+                    links[ifname] = _hwaddr(sock, ifname)
+            out[ns] = links
+
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
         try:
-            os.kill(ident.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace
-    for ident in idents:
-        proc.stop(ident, grace=max(0.0, deadline - time.monotonic()))
-    return [i.pid for i in idents]
+            read_each()
+        except BaseException as exc:  # handed to the caller's thread below
+            errors.append(exc)
+
+    worker = threading.Thread(target=guarded)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
+    return out
+
+
+def _hwaddr(sock: socket.socket, ifname: str) -> str:
+    try:
+        res = fcntl.ioctl(sock.fileno(), SIOCGIFHWADDR, struct.pack("256s", ifname.encode()))
+    except OSError:
+        return ""
+    return ":".join(f"{b:02x}" for b in res[18:24])
+
+
+def owned(namespaces: Iterable[str], marks: dict[str, set[tuple[str, str]]],
+          listed: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """Split existing namespaces into (ours, not ours).
+
+    Ours: it holds an interface with a name and MAC only this lab creates (``marks``), or
+    the lab's state file lists it and it is still empty (a build interrupted between
+    ``netns add`` and its first veth). Anything else with a lab-like name is someone
+    else's and is never touched. Namespaces that don't exist are in neither list.
+    """
+    return classify(links_in([n for n in namespaces if ns_exists(n)]), marks, listed)
+
+
+def classify(links: dict[str, dict[str, str]], marks: dict[str, set[tuple[str, str]]],
+             listed: Iterable[str] = ()) -> tuple[list[str], list[str]]:
+    """The pure part of ``owned``: ``links`` maps each existing namespace to its links."""
+    listed = set(listed)
+    ours: list[str] = []
+    theirs: list[str] = []
+    for ns, found in links.items():
+        mine = marks.get(ns, set())
+        if any((name, mac) in mine for name, mac in found.items()) or (
+            ns in listed and set(found) <= {"lo"}
+        ):
+            ours.append(ns)
+        else:
+            theirs.append(ns)
+    return ours, theirs
+
+
+@contextlib.contextmanager
+def host_lock() -> Iterator[None]:
+    """Serialize ``ip netns add`` across labs: on a host where /run/netns is not yet a mount
+    point, concurrent first ``netns add`` calls each stack a bind mount over it."""
+    root = defaults.run_root()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".netns.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def destroy(namespaces: Iterable[str]) -> None:
@@ -247,9 +347,20 @@ def destroy(namespaces: Iterable[str]) -> None:
 
     Deleting a namespace deletes the veth ends and bridges inside it, and with them their
     peers in the lab's other namespaces: nothing of a lab ever lives in the root namespace.
+    The caller decides which namespaces are the lab's (see ``owned``).
     """
     namespaces = list(namespaces)
     kill_ns_processes(namespaces)
+    faults.checkpoint("down:killed-processes")
     lines = [f"netns del {ns}" for ns in namespaces if ns_exists(ns)]
     if lines:
-        _run_batch(None, lines)
+        try:
+            _run_batch(None, lines)
+        except CommandError:
+            # Someone deleted one meanwhile: delete the rest one by one, gone is fine.
+            for ns in namespaces:
+                if ns_exists(ns):
+                    proc.run(["ip", "netns", "del", ns], check=False)
+            left = [ns for ns in namespaces if ns_exists(ns)]
+            if left:
+                raise

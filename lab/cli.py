@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import os
+import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lab import client, daemons, defaults, instance, netns, proc
+from lab import client, daemons, defaults, instance, netns, preflight, proc
 from lab.errors import LabError, UsageError
 
 if TYPE_CHECKING:
@@ -39,13 +39,16 @@ def cmd_up(a: argparse.Namespace) -> int:
 
 def cmd_down(a: argparse.Namespace) -> int:
     name = defaults.lab_name(a.name)
-    existed = instance.down(name)
+    existed, foreign = instance.down_report(name)
     print(f"lab {name} {'removed' if existed else 'was not up; nothing to remove'}")
+    for ns in foreign:
+        print(f"note: left namespace {ns} alone: lab {name} did not create it")
     return 0
 
 
 def cmd_status(a: argparse.Namespace) -> int:
     name = defaults.lab_name(a.name)
+    preflight.check_root()  # daemon health is read from /proc/PID/fd
     state = instance.load(name)
     if state is None:
         print(f"lab {name}: not up")
@@ -81,6 +84,7 @@ def cmd_logs(a: argparse.Namespace) -> int:
 
 
 def _ns_of(a: argparse.Namespace) -> str:
+    preflight.check_root()
     state = instance.require_up(defaults.lab_name(a.name))
     return state.topo.node(a.node).ns
 
@@ -175,6 +179,12 @@ def cmd_captures_show(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(a: argparse.Namespace) -> int:
+    from lab import bench
+
+    return bench.main(a.runs, a.json, a.only or None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m lab", description="dhcp-lab: DHCP namespace lab")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -225,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ifmap", default=None, help="interface map (default: next to the pcap)")
     s.add_argument("--mermaid", default=None, help="where to write the diagram")
     s.set_defaults(func=cmd_captures_show)
+    s = sub.add_parser("bench", help="benchmarks: print medians, min and max")
+    s.add_argument("--runs", type=int, default=5)
+    s.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    s.add_argument("only", nargs="*", choices=["topology", "scenarios", "decode", "dut", []],
+                   help="sections to run (default: all)")
+    s.set_defaults(func=cmd_bench)
     return p
 
 
@@ -238,6 +254,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:  # the host refused something (permissions, a full disk): one line
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 def dump(obj: object) -> str:

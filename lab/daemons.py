@@ -196,6 +196,9 @@ def dut_config(topo: Topology, run_dir: Path) -> dict[str, object]:
         "v6": {"version": 6, "listen_addr": "::", "port": 547, "handler": {
             "type": "range", "start_ip": topo.pool6[0], "end_ip": topo.pool6[1],
             "lease_time": "10m", "lease_file": str(run_dir / "dut-v6.leases"),
+            # Two knobs of the reference DUT that dhcplb ignores: ADVERTISE preference 255
+            # (the client requests at once) and rapid commit when the client asks for it.
+            "rapid_commit": True,
             "options": {"dns-server": [topo.addr("dut", 6)], "preference": 255}}},
     }
 

@@ -137,9 +137,10 @@ def step_compare(r: Run) -> bool:
     result = golden.compare(name, r.flow_text, r.goldens_dir)
     r.ok = result.ok
     if result.ok:
-        r.message = f"{name}: flow matches {golden.path(name, r.goldens_dir)}"
+        r.message = f"{name}: flow matches {golden.golden_path(name, r.goldens_dir)}"
     else:
-        r.message = f"{name}: {result.message}\ncapture run: {r.run.dir}"
+        diff = f"\n{result.diff}" if result.diff else ""
+        r.message = f"{name}: {result.message}{diff}\ncapture run: {r.run.dir}"
     return result.ok
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,18 +24,34 @@ def test_root_passes() -> None:
 
 
 def test_missing_binary_names_the_debian_package() -> None:
-    with pytest.raises(PreflightError, match=r"dhclient is missing: .*apt-get install isc-dhcp-client"):
-        preflight.check_binaries(["ip", "dhclient"], which=lambda n: None if n == "dhclient" else "/x")
+    with pytest.raises(PreflightError,
+                       match=r"dhclient is missing: .*apt-get install isc-dhcp-client"):
+        preflight.check_binaries(["ip", "dhclient"],
+                                 which=lambda n: None if n == "dhclient" else "/x")
 
 
 def test_ipv6_disabled(tmp_path: Path) -> None:
     flag = tmp_path / "sys/net/ipv6/conf/all/disable_ipv6"
     flag.parent.mkdir(parents=True)
+    inherit = tmp_path / "sys/net/core/devconf_inherit_init_net"
+    inherit.parent.mkdir(parents=True)
     flag.write_text("1\n")
-    with pytest.raises(PreflightError, match="IPv6 is disabled"):
-        preflight.check_ipv6(tmp_path)
+    for value in ("1", "3"):  # new namespaces copy the host's setting: the lab has no IPv6
+        inherit.write_text(value + "\n")
+        with pytest.raises(PreflightError, match="IPv6 is disabled"):
+            preflight.check_ipv6(tmp_path)
+    inherit.write_text("0\n")  # the kernel default: new namespaces start with IPv6 on
+    preflight.check_ipv6(tmp_path)
+    inherit.write_text("2\n")
+    preflight.check_ipv6(tmp_path)
+    inherit.write_text("1\n")
     flag.write_text("0\n")
     preflight.check_ipv6(tmp_path)
+    default = tmp_path / "sys/net/ipv6/conf/default/disable_ipv6"
+    default.parent.mkdir(parents=True)
+    default.write_text("1\n")
+    with pytest.raises(PreflightError, match="IPv6 is disabled"):
+        preflight.check_ipv6(tmp_path)
 
 
 def test_ipv6_absent_from_kernel(tmp_path: Path) -> None:
@@ -72,3 +89,41 @@ def test_bridge_netfilter_check_message(tmp_path: Path) -> None:
     with pytest.raises(PreflightError, match="FORWARD policy is DROP"):
         preflight.check_bridge_netfilter("4.19.0", tmp_path, forward_policy="DROP")
     preflight.check_bridge_netfilter("6.1.0", tmp_path, forward_policy="DROP")
+
+
+def test_bridge_netfilter_reads_the_policy_only_when_it_matters(tmp_path: Path) -> None:
+    flag = tmp_path / "sys/net/bridge/bridge-nf-call-iptables"
+    flag.parent.mkdir(parents=True)
+    flag.write_text("1\n")
+    asked: list[str] = []
+
+    def policy(answer: str | None) -> Callable[[], str | None]:
+        def read() -> str | None:
+            asked.append("yes")
+            return answer
+        return read
+
+    with pytest.raises(PreflightError, match="FORWARD policy is DROP"):
+        preflight.check_bridge_netfilter("5.2.0-1-amd64", tmp_path, read_policy=policy("DROP"))
+    assert asked == ["yes"]
+    preflight.check_bridge_netfilter("4.19.0", tmp_path, read_policy=policy("ACCEPT"))
+    preflight.check_bridge_netfilter("4.19.0", tmp_path, read_policy=policy(None))
+    asked.clear()
+    # per-namespace switches (>= 5.3), br_netfilter off, or not loaded: iptables is not asked
+    preflight.check_bridge_netfilter("5.3.0", tmp_path, read_policy=policy("DROP"))
+    preflight.check_bridge_netfilter("6.18.44-fc-v1147", tmp_path, read_policy=policy("DROP"))
+    flag.write_text("0\n")
+    preflight.check_bridge_netfilter("4.19.0", tmp_path, read_policy=policy("DROP"))
+    preflight.check_bridge_netfilter("4.19.0", tmp_path / "nothing", read_policy=policy("DROP"))
+    assert asked == []
+
+
+def test_veth_and_bridge_failures_from_ip_batch_are_one_line() -> None:
+    for output in ("Error: Unknown device type.\nCommand failed -:7",
+                   "RTNETLINK answers: Operation not supported\nveth: Command failed -:7",
+                   "Error: Unknown device type.\nbridge: Command failed -:1"):
+        hint = preflight.explain_link_failure(output)
+        assert hint is not None and "\n" not in hint and "modprobe" in hint
+    assert "bridge" in (preflight.explain_link_failure(
+        "Error: Unknown device type.\nbridge: Command failed") or "")
+    assert preflight.explain_link_failure("Cannot find device \"x\"") is None

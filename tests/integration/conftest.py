@@ -49,7 +49,11 @@ def host_snapshot() -> dict[str, object]:
     """What a lab must leave exactly as it found it."""
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-    procs = subprocess.run(["ps", "-eo", "pid=,comm="], capture_output=True, text=True).stdout
+    # Zombies are left out: a killed daemon whose parent has exited waits for the host's
+    # init to reap it (this VM's init does so every ~2 s), and no lab can reap a process
+    # that isn't its child. Every live process counts.
+    procs = subprocess.run(["ps", "-eo", "pid=,stat=,comm="], capture_output=True,
+                           text=True).stdout
     files = {str(p): _digest(p) for p in HOST_FILES}
     for d in HOST_DIRS:
         if d.exists():
@@ -60,8 +64,9 @@ def host_snapshot() -> dict[str, object]:
     return {
         "netns": sorted(line.split()[0] for line in netns.splitlines() if line.strip()),
         "links": sorted(line.split(":")[1].strip().split("@")[0] for line in links.splitlines()),
-        "procs": sorted(line.strip() for line in procs.splitlines()
-                        if line.split()[-1] in LAB_PROGRAMS),
+        "procs": sorted(f"{pid} {comm}" for pid, stat, comm in
+                        (line.split(None, 2) for line in procs.splitlines())
+                        if comm.strip() in LAB_PROGRAMS and not stat.startswith("Z")),
         "files": files,
     }
 

@@ -179,6 +179,12 @@ def cmd_captures_show(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(a: argparse.Namespace) -> int:
+    from lab import bench
+
+    return bench.main(a.runs, a.json, a.only or None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m lab", description="dhcp-lab: DHCP namespace lab")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -229,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ifmap", default=None, help="interface map (default: next to the pcap)")
     s.add_argument("--mermaid", default=None, help="where to write the diagram")
     s.set_defaults(func=cmd_captures_show)
+    s = sub.add_parser("bench", help="benchmarks: print medians, min and max")
+    s.add_argument("--runs", type=int, default=5)
+    s.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    s.add_argument("only", nargs="*", choices=["topology", "scenarios", "decode", "dut", []],
+                   help="sections to run (default: all)")
+    s.set_defaults(func=cmd_bench)
     return p
 
 

@@ -110,6 +110,12 @@ def bench(c: Context, json: str = "", runs: int = 5) -> None:
     _lab("bench", "--runs", runs, *_opt("--json", json))
 
 
+@task
+def flake(c: Context, runs: int = 50, parallel: bool = False) -> None:
+    """The flake gate: run the four-scenario matrix N times, report any differing flow."""
+    _lab("flake", "--runs", runs, *(["--parallel"] if parallel else []))
+
+
 @task(name="test")
 def tests(c: Context, unit: bool = False) -> None:
     """The project's test suite (what .ci/run calls): unit tests, then integration tests."""
@@ -122,7 +128,7 @@ def tests(c: Context, unit: bool = False) -> None:
 lab_ns = Collection("lab", up, down, status, logs, exec_, shell, client_test, list_)
 goldens_ns = Collection("goldens", goldens_update)
 captures_ns = Collection("captures", captures_show)
-ns = Collection(scenarios, bench, tests)
+ns = Collection(scenarios, bench, flake, tests)
 ns.add_collection(lab_ns)
 ns.add_collection(goldens_ns)
 ns.add_collection(captures_ns)

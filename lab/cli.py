@@ -179,6 +179,14 @@ def cmd_captures_show(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_flake(a: argparse.Namespace) -> int:
+    from lab import flake
+
+    report = flake.gate(a.runs, a.scenarios or None, a.parallel)
+    print(flake.render(report))
+    return 1 if report.differing else 0
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from lab import bench
 
@@ -235,6 +243,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ifmap", default=None, help="interface map (default: next to the pcap)")
     s.add_argument("--mermaid", default=None, help="where to write the diagram")
     s.set_defaults(func=cmd_captures_show)
+    s = sub.add_parser("flake", help="run the matrix N times; report any differing flow")
+    s.add_argument("--runs", type=int, default=50)
+    s.add_argument("--parallel", action="store_true")
+    s.add_argument("scenarios", nargs="*")
+    s.set_defaults(func=cmd_flake)
     s = sub.add_parser("bench", help="benchmarks: print medians, min and max")
     s.add_argument("--runs", type=int, default=5)
     s.add_argument("--json", default=None, help="also write the rows to this JSON file")

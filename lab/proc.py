@@ -113,7 +113,7 @@ def spawn(
         handle = open(log, "ab")  # noqa: SIM115 - closed below, the child keeps its copy
         out = handle
     try:
-        return subprocess.Popen(
+        child = subprocess.Popen(
             argv,
             stdin=stdin,
             stdout=out,
@@ -121,11 +121,31 @@ def spawn(
             env=_env(env),
             start_new_session=True,
         )
+        _CHILDREN[child.pid] = child
+        return child
     except FileNotFoundError as exc:
         raise CommandError(argv, 127, f"{argv[0]}: not found") from exc
     finally:
         if handle is not None:
             handle.close()
+
+
+# Daemons this process started and may outlive it: kept so each is reaped by its own Popen
+# (no zombie, no "subprocess still running" warning) once we stop it.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def reap(pid: int) -> None:
+    """Collect the exit status of ``pid`` if it is a child of ours that has exited."""
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        if child.poll() is None:
+            _CHILDREN[pid] = child  # still running: keep it for later
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:
@@ -224,10 +244,7 @@ def wait_gone(ident: ProcId, timeout: float) -> bool:
     finally:
         os.close(fd)
     if exited:
-        try:
-            os.waitpid(ident.pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
+        reap(ident.pid)
     return exited or not ident.alive()
 
 

@@ -53,9 +53,9 @@ def status(c: Context, name: str = "") -> None:
     _lab("status", *_opt("--name", name))
 
 
-@task(positional=["node"])
+@task(help={"node": "one node (or daemon) only, e.g. lb or dut-v6; default: all"})
 def logs(c: Context, node: str = "", name: str = "", lines: int = 40) -> None:
-    """Daemon logs, all or one node's."""
+    """Daemon logs, all or one node's (invoke's positional arguments can't be optional)."""
     _lab("logs", *_opt("--name", name), "--lines", lines, *([node] if node else []))
 
 

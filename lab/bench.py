@@ -17,11 +17,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lab import daemons, decode, defaults, flow, netns, proc, scenario, topology
-from lab.errors import LabError
+from lab.errors import LabError, UsageError
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,11 @@ def main(runs: int = 5, json_out: str | None = None, only: list[str] | None = No
         "dut": lambda: bench_dut(2.0, max(1, min(runs, 3))),
     }
     picked = only or list(sections)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    unknown = [p for p in picked if p not in sections]
+    if unknown:
+        raise UsageError(f"unknown benchmark section {unknown[0]!r}: choose from "
+                         f"{', '.join(sections)}")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# dhcp-lab benchmark, {stamp}, {machine()}")
     print(f"{'metric':<44} {'median':>10} {'unit':<6} {'':>13} {'':>14} {'':>5} target")
     rows: list[Row] = []

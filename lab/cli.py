@@ -251,8 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="benchmarks: print medians, min and max")
     s.add_argument("--runs", type=int, default=5)
     s.add_argument("--json", default=None, help="also write the rows to this JSON file")
-    s.add_argument("only", nargs="*", choices=["topology", "scenarios", "decode", "dut", []],
-                   help="sections to run (default: all)")
+    s.add_argument("only", nargs="*", metavar="SECTION",
+                   help="topology, scenarios, decode or dut (default: all)")
     s.set_defaults(func=cmd_bench)
     return p
 

@@ -1,0 +1,55 @@
+"""The user's own commands, through the real invoke and nox programs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import host_snapshot
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _run(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), cwd=REPO, capture_output=True, text=True, timeout=180,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.mark.parametrize("mode", ["relay", "server"])
+def test_invoke_up_client_tests_down(mode: str) -> None:
+    before = host_snapshot()
+    env = {"LAB_NAME": f"iv{mode[0]}"}
+    up = _run(str(BIN / "invoke"), "lab.up", "--mode", mode, env=env)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        for family in ("4", "6"):
+            t = _run(str(BIN / "invoke"), "lab.test", "--family", family, env=env)
+            assert t.returncode == 0, t.stdout + t.stderr
+            assert "(in pool)" in t.stdout
+        st = _run(str(BIN / "invoke"), "lab.status", env=env)
+        assert st.returncode == 0 and "serving" in st.stdout
+        ex = _run(str(BIN / "invoke"), "lab.exec", "client", "--", "ip", "-br", "link", env=env)
+        assert ex.returncode == 0 and f"{env['LAB_NAME']}-cli" in ex.stdout
+    finally:
+        down = _run(str(BIN / "invoke"), "lab.down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert host_snapshot() == before
+
+
+def test_nox_session_runs_a_scenario_without_building_a_virtualenv() -> None:
+    res = _run(str(BIN / "nox"), "-s", "server_v4", env={"LAB_NAME": "inox"})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "1 passed, 0 failed" in res.stdout + res.stderr
+    assert "Creating virtual environment" not in res.stderr
+
+
+def test_invoke_reports_bad_input_in_one_line() -> None:
+    res = _run(str(BIN / "invoke"), "lab.up", "--mode", "bridge", "--name", "ivbad")
+    assert res.returncode != 0
+    assert res.stderr.strip().count("\n") == 0, res.stderr
+    assert "invalid choice: 'bridge'" in res.stderr and "relay" in res.stderr

@@ -117,12 +117,18 @@ def flake(c: Context, runs: int = 50, parallel: bool = False) -> None:
 
 
 @task(name="test")
-def tests(c: Context, unit: bool = False) -> None:
-    """The project's test suite (what .ci/run calls): unit tests, then integration tests."""
-    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/unit"]
-    if not unit:
-        args.append("tests/integration")
-    c.run(shlex.join(args), pty=False)
+def tests(c: Context, unit: bool = False, lint: bool = True) -> None:
+    """The test suite (what .ci/run calls): ruff and mypy, unit tests, integration tests."""
+    py = sys.executable
+    if lint:
+        c.run(shlex.join([py, "-m", "ruff", "check", "lab", "tests", "tasks.py", "noxfile.py"]))
+        c.run(shlex.join([py, "-m", "mypy"]))
+    paths = ["tests/unit"] if unit else ["tests/unit", "tests/integration"]
+    res = c.run(shlex.join([py, "-m", "pytest", "-p", "no:cacheprovider", *paths]), warn=True)
+    if res is not None and res.exited == 5:
+        raise Exit("no tests were collected: the suite is empty or mis-configured", code=5)
+    if res is None or res.exited:
+        raise Exit(code=res.exited if res is not None else 1)
 
 
 lab_ns = Collection("lab", up, down, status, logs, exec_, shell, client_test, list_)

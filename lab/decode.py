@@ -25,7 +25,7 @@ from lab.dhcp6 import parse_dhcp6
 from lab.errors import DecodeError
 from lab.linklayer import ETH_TYPE_IP, ETH_TYPE_IP6, link_fields
 from lab.pcapfile import Capture, open_capture
-from lab.records import Frame, PacketType
+from lab.records import Frame, PacketType, bulk
 
 DHCP4_PORTS = frozenset((67, 68))
 DHCP6_PORTS = frozenset((546, 547))
@@ -228,17 +228,18 @@ def decode_pcap(path: str | Path, *, strict: bool = True) -> Decoded:
     errors: list[DecodeError] = []
     append = frames.append
     records = 0
-    for index, ts, linktype, ifindex, data in cap:
-        records = index
-        try:
-            frame = decode_frame(index, ts, linktype, ifindex, data)
-        except DecodeError as exc:
-            if strict:
-                raise
-            errors.append(exc)
-            continue
-        if frame is not None:
-            append(frame)
+    with bulk():
+        for index, ts, linktype, ifindex, data in cap:
+            records = index
+            try:
+                frame = decode_frame(index, ts, linktype, ifindex, data)
+            except DecodeError as exc:
+                if strict:
+                    raise
+                errors.append(exc)
+                continue
+            if frame is not None:
+                append(frame)
     return Decoded(
         path=str(path),
         format=cap.format,
@@ -249,3 +250,4 @@ def decode_pcap(path: str | Path, *, strict: bool = True) -> Decoded:
         records=records,
         errors=tuple(errors),
     )
+

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from lab.ifmap import IfMap
-from lab.records import Dhcp4, Dhcp4Type, Dhcp6, Dhcp6Option, Dhcp6Type, Frame, PacketType
+from lab.records import Dhcp4, Dhcp4Type, Dhcp6, Dhcp6Option, Dhcp6Type, Frame, PacketType, bulk
 from lab.topology import link_local
 
 HEADER = "# dhcp-lab flow v1"
@@ -372,6 +372,11 @@ def _sender(frame: Frame, ifmap: IfMap, macs: dict[str, str],
 
 def normalize(frames: Sequence[Frame], ifmap: IfMap) -> Flow:
     """Attribute, abstract and fold the frames of one capture into a Flow. Pure."""
+    with bulk():
+        return _normalize(frames, ifmap)
+
+
+def _normalize(frames: Sequence[Frame], ifmap: IfMap) -> Flow:
     namer = _Namer(ifmap)
     macs = {k.lower(): v for k, v in ifmap.macs.items()}
     port_node = {i: e.node for i, e in ifmap.interfaces.items() if e.kind == "port" and e.node}

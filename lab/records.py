@@ -7,6 +7,9 @@ These are the contract between ``lab.decode`` (pcap bytes -> records) and ``lab.
 from __future__ import annotations
 
 import enum
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -155,3 +158,20 @@ class Frame:
     sport: int
     dport: int
     dhcp: Dhcp4 | Dhcp6 | None = field(default=None)
+
+
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while records are made or walked in bulk.
+
+    Decoding a capture allocates hundreds of thousands of small acyclic records; each
+    allocation burst triggers a collection that rescans everything made so far, which cost
+    about 40% of decode time on a 100k-frame capture. Reference counting still frees garbage.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()

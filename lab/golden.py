@@ -165,12 +165,13 @@ def compare(scenario: str, obtained: str, goldens_dir: Path) -> GoldenResult:
                             message=f"flow matches {_label(gpath)}")
     _write(opath, obtained)
     diff = _unified(golden_text, obtained, _label(gpath), _label(opath))
-    changed = sum(1 for d in diff.splitlines()
-                  if d[:1] in "+-" and not d.startswith(("+++", "---")))
+    body = [d for d in diff.splitlines() if not d.startswith(("+++", "---"))]
+    missing = sum(1 for d in body if d.startswith("-"))
+    extra = sum(1 for d in body if d.startswith("+"))
     return GoldenResult(
         scenario, gpath, ok=False, missing=False, obtained=opath, diff=diff,
-        message=(f"flow differs from {_label(gpath)} ({changed} changed lines of "
-                 f"{len(golden.lines) + 1}); obtained flow in {_label(opath)}; if the change "
+        message=(f"flow differs from {_label(gpath)} ({missing} golden line(s) not seen, "
+                 f"{extra} unexpected); obtained flow in {_label(opath)}; if the change "
                  f"is intended, run `{hint}`"))
 
 

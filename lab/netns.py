@@ -181,7 +181,11 @@ def build(topo: Topology) -> None:
     jobs += [ns_batch(n.ns, _node_lines(topo, n.role)) for n in topo.nodes]
     for n in topo.nodes:
         if n.forwarding:
-            jobs.append((_sysctl(n.ns, FORWARDING_SYSCTLS), ""))
+            # IPv4 conf of a new namespace is copied from the host's, and the effective
+            # rp_filter is max(all, interface): turn it off on each interface too.
+            per_iface = [f"net.ipv4.conf.{i.name.replace('.', '/')}.rp_filter=0"
+                         for i in topo.ifaces_of(n.role)]
+            jobs.append((_sysctl(n.ns, (*FORWARDING_SYSCTLS, *per_iface)), ""))
     if bridge_netfilter_loaded():
         jobs.append((_sysctl(topo.switch_ns, BRIDGE_SYSCTLS), ""))
     try:

@@ -71,3 +71,27 @@ def test_state_file_records_every_object(lab_name: str) -> None:
     assert {d["key"] for d in state["daemons"]} == {
         "dnsmasq-server", "dut-v4", "dut-v6", "dnsmasq-relay"}
     assert all(lab_name in ns for ns in state["namespaces"])
+
+
+def test_relay_forwards_without_rp_filter_and_every_veth_has_tx_offload_off(
+        lab_name: str) -> None:
+    import subprocess
+
+    assert run_lab("up", "--mode", "relay", "--name", lab_name).returncode == 0
+    topo = topology.build(lab_name, "relay")
+    relay = topo.node("relay").ns
+    keys = ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.ipv4.conf.all.rp_filter"]
+    keys += [f"net.ipv4.conf.{i.name}.rp_filter" for i in topo.ifaces_of("relay")]
+    out = subprocess.run(["ip", "netns", "exec", relay, "sysctl", "-n", *keys],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "1", "0", "0", "0"]
+    for i in topo.ifaces:
+        for ns, dev in ((i.ns, i.name), (topo.switch_ns, i.port)):
+            k = subprocess.run(["ip", "netns", "exec", ns, "ethtool", "-k", dev],
+                               capture_output=True, text=True, check=True).stdout
+            assert "tx-checksumming: off" in k, (ns, dev)
+    # no tentative (DAD) addresses anywhere: the v6 client never waits on DAD
+    for n in topo.nodes:
+        addrs = subprocess.run(["ip", "-n", n.ns, "-6", "addr", "show", "tentative"],
+                               capture_output=True, text=True, check=True).stdout
+        assert addrs.strip() == "", (n.ns, addrs)

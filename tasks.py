@@ -30,6 +30,12 @@ def _lab(*args: object) -> None:
         raise Exit(code=rc)
 
 
+def _after_ddash() -> list[str]:
+    """The words after ``--`` exactly as the shell passed them (invoke's own remainder is
+    re-joined into one string and loses the quoting)."""
+    return sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+
+
 def _opt(flag: str, value: object) -> list[str]:
     return [flag, str(value)] if value not in (None, "", False) else []
 
@@ -54,7 +60,7 @@ def status(c: Context, name: str = "") -> None:
 
 
 @task(help={"node": "one node (or daemon) only, e.g. lb or dut-v6; default: all"})
-def logs(c: Context, node: str = "", name: str = "", lines: int = 40) -> None:
+def logs(c: Context, node: str = "", name: str = "", lines: str = "40") -> None:
     """Daemon logs, all or one node's (invoke's positional arguments can't be optional)."""
     _lab("logs", *_opt("--name", name), "--lines", lines, *([node] if node else []))
 
@@ -62,7 +68,7 @@ def logs(c: Context, node: str = "", name: str = "", lines: int = 40) -> None:
 @task(name="exec", positional=["node"])
 def exec_(c: Context, node: str, name: str = "") -> None:
     """Run a command in a node's namespace: invoke lab.exec client -- ip addr"""
-    _lab("exec", *_opt("--name", name), node, "--", *shlex.split(c.remainder))
+    _lab("exec", *_opt("--name", name), node, "--", *_after_ddash())
 
 
 @task(positional=["node"])
@@ -72,7 +78,8 @@ def shell(c: Context, node: str, name: str = "") -> None:
 
 
 @task(name="test")
-def client_test(c: Context, family: int = 4, name: str = "", rapid_commit: bool = False) -> None:
+def client_test(c: Context, family: str = "4", name: str = "",
+                rapid_commit: bool = False) -> None:
     """Run the DHCP client test (--family 4|6) in the lab that is up."""
     _lab("test", *_opt("--name", name), "--family", family,
          *(["--rapid-commit"] if rapid_commit else []))
@@ -105,13 +112,16 @@ def scenarios(c: Context, only: str = "", parallel: bool = False, name: str = ""
 
 
 @task
-def bench(c: Context, json: str = "", runs: int = 5) -> None:
-    """Benchmarks: lab up/down, scenarios, matrix, decode throughput, DUT forwarding rate."""
-    _lab("bench", "--runs", runs, *_opt("--json", json))
+def bench(c: Context, json: str = "", runs: str = "5", only: str = "") -> None:
+    """Benchmarks: lab up/down, scenarios, matrix, decode throughput, DUT forwarding rate.
+
+    --only topology,scenarios,decode,dut picks sections; topology rows use at least 10 runs.
+    """
+    _lab("bench", "--runs", runs, *_opt("--json", json), *only.replace(",", " ").split())
 
 
 @task
-def flake(c: Context, runs: int = 50, parallel: bool = False) -> None:
+def flake(c: Context, runs: str = "50", parallel: bool = False) -> None:
     """The flake gate: run the four-scenario matrix N times, report any differing flow."""
     _lab("flake", "--runs", runs, *(["--parallel"] if parallel else []))
 

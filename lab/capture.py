@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import time
@@ -60,12 +61,31 @@ def new_run(scenario: str, lab: str, root: Path | None = None) -> CaptureRun:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%f")[:-3] + "Z"
     run = base / f"{stamp}-{lab}-{os.getpid()}"
     run.mkdir(parents=True, exist_ok=False)
+    prune(base, defaults.keep_runs())
     latest = base / "latest"
     tmp = base / f".latest.{os.getpid()}.{secrets.token_hex(4)}"  # unique per thread too
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(run.name)
     os.replace(tmp, latest)
     return run_from(run)
+
+
+RUN_NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[a-z0-9-]+-\d+$")
+
+
+def prune(base: Path, keep: int) -> list[Path]:
+    """Remove all but the newest ``keep`` run directories of one scenario (0 keeps all).
+
+    Only directories named like a run are touched; names sort by their UTC time stamp.
+    """
+    if keep <= 0:
+        return []
+    runs = sorted(p for p in base.iterdir() if p.is_dir() and not p.is_symlink()
+                  and RUN_NAME.match(p.name))
+    old = runs[:-keep]
+    for path in old:
+        shutil.rmtree(path, ignore_errors=True)
+    return old
 
 
 def run_from(path: Path) -> CaptureRun:

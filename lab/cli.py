@@ -22,7 +22,17 @@ if TYPE_CHECKING:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message}: see 'python -m lab --help'")
+        raise UsageError(f"{message}: see 'invoke --list' or 'python3 -m lab --help'")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be 1 or more")
+    return value
 
 
 def _name(p: argparse.ArgumentParser) -> None:
@@ -83,9 +93,15 @@ def cmd_logs(a: argparse.Namespace) -> int:
     return 0
 
 
+SWITCH_NODES = ("sw", "switch")
+
+
 def _ns_of(a: argparse.Namespace) -> str:
+    """A node's namespace; ``sw`` is the switch namespace holding the bridges."""
     preflight.check_root()
     state = instance.require_up(defaults.lab_name(a.name))
+    if a.node in SWITCH_NODES:
+        return state.topo.switch_ns
     return state.topo.node(a.node).ns
 
 
@@ -103,13 +119,18 @@ def cmd_shell(a: argparse.Namespace) -> int:
 
 
 def cmd_test(a: argparse.Namespace) -> int:
+    if a.rapid_commit and a.family != 6:
+        raise UsageError("--rapid-commit is a DHCPv6 option: use it with --family 6")
     res = client.run(defaults.lab_name(a.name), a.family, a.rapid_commit)
     print(f"DHCPv{res.family} client got {res.address} (in pool) in {res.seconds:.3f}s")
     return 0
 
 
 def cmd_list(a: argparse.Namespace) -> int:
-    for name in instance.list_labs():
+    names = instance.list_labs()
+    if not names:
+        print(f"no labs on this host (run dirs live in {defaults.run_root()})")
+    for name in names:
         st = instance.load(name)
         print(f"{name}: {st.mode} {st.status}" if st else name)
     return 0
@@ -133,6 +154,10 @@ def cmd_scenario(a: argparse.Namespace) -> int:
     from lab import scenario
 
     names = a.scenarios or list(defaults.MATRIX)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"scenario {twice[0]} is given twice: each scenario runs once per call "
+                         "(use 'invoke flake --runs N' to repeat)")
     # Several scenarios run in several labs: --name / LAB_NAME becomes their common prefix.
     prefix = a.name or os.environ.get("LAB_NAME") or ""
     if len(names) == 1:
@@ -172,9 +197,13 @@ def cmd_captures_show(a: argparse.Namespace) -> int:
                          "(e.g. captures/relay_v4/latest)")
     decoded = decode.decode_pcap(pcap)
     f = flow.normalize(decoded.frames, ifmap.load(mapfile))
-    print(flow.render(f), end="")
-    out = Path(a.mermaid) if a.mermaid else pcap.with_suffix(".mmd")
+    flow.check_attributed(f, mapfile)
+    if a.mermaid:
+        out = Path(a.mermaid)
+    else:
+        out = pcap.parent / "flow.mmd" if target.is_dir() else pcap.with_suffix(".mmd")
     out.write_text(mermaid.sequence_diagram(f))
+    print(flow.render(f), end="")
     print(f"# mermaid sequence diagram written to {out}")
     return 0
 
@@ -210,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("logs", help="daemon logs")
     _name(s)
     s.add_argument("node", nargs="?", default=None)
-    s.add_argument("-n", "--lines", type=int, default=40)
+    s.add_argument("-n", "--lines", type=_positive, default=40)
     s.set_defaults(func=cmd_logs)
     s = sub.add_parser("exec", help="run a command in a node's namespace")
     _name(s)
@@ -244,12 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mermaid", default=None, help="where to write the diagram")
     s.set_defaults(func=cmd_captures_show)
     s = sub.add_parser("flake", help="run the matrix N times; report any differing flow")
-    s.add_argument("--runs", type=int, default=50)
+    s.add_argument("--runs", type=_positive, default=50)
     s.add_argument("--parallel", action="store_true")
     s.add_argument("scenarios", nargs="*")
     s.set_defaults(func=cmd_flake)
     s = sub.add_parser("bench", help="benchmarks: print medians, min and max")
-    s.add_argument("--runs", type=int, default=5)
+    s.add_argument("--runs", type=_positive, default=5)
     s.add_argument("--json", default=None, help="also write the rows to this JSON file")
     s.add_argument("only", nargs="*", metavar="SECTION",
                    help="topology, scenarios, decode or dut (default: all)")
@@ -267,6 +296,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head` closed the pipe: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the exit flush quiet
+        return 0
     except OSError as err:  # the host refused something (permissions, a full disk): one line
         print(f"error: {err}", file=sys.stderr)
         return 1

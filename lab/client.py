@@ -92,7 +92,7 @@ def check_daemons(state: State) -> None:
     if dead:
         names = ", ".join(f"{d.key} (node {d.node}, pid {d.pid})" for d in dead)
         parts = [f"lab {state.name!r} is broken: daemon {names} is not running; run "
-                 f"'python -m lab up --name {state.name} --mode {state.mode}' to rebuild it"]
+                 f"'invoke lab.up --name {state.name} --mode {state.mode}' to rebuild it"]
         for d in dead:
             parts += [f"--- {d.key} log tail: {d.log} ---", daemons.log_tail(Path(d.log))]
         raise DaemonError("\n".join(parts))

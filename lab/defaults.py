@@ -44,3 +44,11 @@ def lock_timeout() -> float:
         return float(os.environ.get("LAB_LOCK_TIMEOUT", LOCK_TIMEOUT_S))
     except ValueError:
         return LOCK_TIMEOUT_S
+
+
+def keep_runs() -> int:
+    """How many capture runs to keep per scenario ($LAB_KEEP_RUNS, 0 keeps all)."""
+    try:
+        return max(0, int(os.environ.get("LAB_KEEP_RUNS", "20")))
+    except ValueError:
+        return 20

@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from lab.errors import DecodeError
 from lab.ifmap import IfMap
 from lab.records import Dhcp4, Dhcp4Type, Dhcp6, Dhcp6Option, Dhcp6Type, Frame, PacketType, bulk
 from lab.topology import link_local
@@ -503,3 +504,17 @@ def _exchanges(lines: tuple[FlowLine, ...], nodes: frozenset[str]) -> tuple[Exch
         out.append(Exchange(family, request, replies, tuple(path), tuple(reply_path), note,
                             text))
     return tuple(out)
+
+
+def check_attributed(flow: Flow, mapfile: object) -> None:
+    """Refuse a flow whose DHCP frames the interface map could not place.
+
+    Frames on interfaces the map doesn't know are dropped, never guessed; when there are any,
+    the map belongs to another capture and the flow would silently miss transmissions.
+    """
+    if flow.stats.unknown:
+        raise DecodeError(
+            f"{flow.stats.unknown} DHCP frame(s) came from interfaces or addresses that the "
+            f"interface map {mapfile} does not know: it belongs to another capture; pass the "
+            "capture's own ifmap.json (--ifmap)"
+        )

@@ -155,7 +155,7 @@ def compare(scenario: str, obtained: str, goldens_dir: Path) -> GoldenResult:
                      f"create the golden with `{hint}`"))
     try:
         golden_text = read_text(gpath)
-        golden = parse(golden_text, _label(gpath))
+        parse(golden_text, _label(gpath))  # a malformed golden raises here
     except GoldenError:
         _write(opath, obtained)
         raise

@@ -81,6 +81,8 @@ def from_topology(topo: Topology, links: list[dict[str, object]]) -> IfMap:
 def load(path: Path) -> IfMap:
     try:
         raw = json.loads(path.read_text())
+        if not isinstance(raw, dict):
+            raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
         if raw.get("format") != FORMAT:
             raise ValueError(f"format is {raw.get('format')!r}, expected {FORMAT!r}")
         return IfMap(
@@ -92,5 +94,5 @@ def load(path: Path) -> IfMap:
     except FileNotFoundError as exc:
         raise DecodeError(f"interface map {path} is missing: capture with the lab, or pass "
                           "--ifmap") from exc
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise DecodeError(f"interface map {path} is malformed: {exc}") from exc

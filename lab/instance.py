@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lab import daemons, defaults, faults, netns, preflight, proc, topology
-from lab.errors import LabError, StateError
+from lab.errors import DaemonError, LabError, StateError
 from lab.topology import Topology
 
 STATE = "state.json"
@@ -52,6 +52,9 @@ class State:
     namespaces: list[str]
     dut_bin: str | None = None
     daemons: list[DaemonState] = field(default_factory=list)
+    owner: str = "user"  # "user" (lab.up) or "scenario" (a scenario run, removed after it)
+    owner_pid: int = 0
+    owner_start: int = 0
 
     @property
     def topo(self) -> Topology:
@@ -80,7 +83,7 @@ def load(name: str) -> State | None:
         return None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StateError(
-            f"state file {path} is corrupt ({exc}): run 'python -m lab down --name {name}' "
+            f"state file {path} is corrupt ({exc}): run 'invoke lab.down --name {name}' "
             "to remove the lab by name"
         ) from exc
 
@@ -89,7 +92,7 @@ def require_up(name: str) -> State:
     state = load(name)
     if state is None or state.status != "up":
         what = "is not up" if state is None else f"is not up (its state is {state.status!r})"
-        raise StateError(f"lab {name!r} {what}: run 'python -m lab up --name {name} "
+        raise StateError(f"lab {name!r} {what}: run 'invoke lab.up --name {name} "
                          "--mode relay' (or --mode server)")
     return state
 
@@ -118,7 +121,7 @@ def locked(name: str, timeout: float | None = None) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise StateError(
                     f"lab {name!r} is busy: {_holder(path)} is changing it; wait for it to "
-                    f"finish, or stop that process and run 'python -m lab down --name {name}'"
+                    f"finish, or stop that process and run 'invoke lab.down --name {name}'"
                 ) from None
             time.sleep(delay)  # polling the lock with a deadline
             delay = min(delay * 2, 0.05)
@@ -194,7 +197,8 @@ def _signals_deferred() -> Iterator[None]:
         raise KeyboardInterrupt(signal.Signals(got[0]).name)
 
 
-def up(name: str, mode: str, dut_bin: str | None = None) -> tuple[State, bool]:
+def up(name: str, mode: str, dut_bin: str | None = None,
+       owner: str = "user") -> tuple[State, bool]:
     """Bring lab ``name`` up in ``mode``. Returns (state, reused).
 
     An instance that is already up in the same mode with every daemon alive is reused; one in
@@ -217,7 +221,7 @@ def up(name: str, mode: str, dut_bin: str | None = None) -> tuple[State, bool]:
             if state.mode != mode:
                 raise StateError(
                     f"lab {name!r} is already up in {state.mode} mode: run "
-                    f"'python -m lab down --name {name}' first, or use another --name"
+                    f"'invoke lab.down --name {name}' first, or use another --name"
                 )
             if healthy(state) and state.dut_bin == dut_bin:
                 return state, True
@@ -232,7 +236,9 @@ def up(name: str, mode: str, dut_bin: str | None = None) -> tuple[State, bool]:
         d = run_dir(name)
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True, exist_ok=True)
-        state = State(name, mode, "building", list(topo.namespaces), dut_bin)
+        me = proc.identify(os.getpid())
+        state = State(name, mode, "building", list(topo.namespaces), dut_bin, owner=owner,
+                      owner_pid=me.pid if me else 0, owner_start=me.start if me else 0)
         save(state)
         faults.checkpoint("up:state-saved")
         try:
@@ -248,12 +254,42 @@ def up(name: str, mode: str, dut_bin: str | None = None) -> tuple[State, bool]:
                 if state.daemons and not isinstance(exc, KeyboardInterrupt):
                     state.status = "failed"  # keep the daemons' logs: they say why
                     save(state)
+                    if isinstance(exc, DaemonError):
+                        raise DaemonError(
+                            f"{exc}\n(lab {name!r} was removed; its logs stay in {d} until "
+                            f"'invoke lab.down --name {name}')") from exc
                 else:
                     _forget(name)
             raise
         state.status = "up"
         save(state)
         return state, False
+
+
+def claim_for_scenario(name: str) -> None:
+    """Clear ``name`` for a scenario run, which builds and removes its own lab.
+
+    A lab someone brought up with ``lab.up``, or one a live scenario run is using, is never
+    taken: the run is refused. Leftovers of a scenario run that died are removed.
+    """
+    try:
+        state = load(name)
+    except StateError:
+        state = None
+    if state is not None and state.status in ("up", "building"):
+        runner = proc.ProcId(state.owner_pid, state.owner_start)
+        if state.owner != "scenario":
+            raise StateError(
+                f"lab {name!r} is up ({state.mode} mode, from lab.up) and a scenario builds and "
+                f"removes its own lab: give the scenario another name (--name or LAB_NAME), or "
+                f"run 'invoke lab.down --name {name}' first"
+            )
+        if state.owner_pid and runner.alive() and state.owner_pid != os.getpid():
+            raise StateError(
+                f"lab {name!r} is in use by another scenario run (pid {state.owner_pid}): "
+                "give this run another name (--name or LAB_NAME)"
+            )
+    down(name)
 
 
 def start_daemons(state: State, specs: list[daemons.DaemonSpec],

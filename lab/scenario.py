@@ -13,7 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab import capture, client, decode, defaults, flow, golden, ifmap, instance, mermaid
+from lab import (
+    capture,
+    client,
+    decode,
+    defaults,
+    flow,
+    golden,
+    ifmap,
+    instance,
+    mermaid,
+    topology,
+)
 from lab.errors import LabError, UsageError
 
 
@@ -73,6 +84,7 @@ class Run:
     client_error: str | None = None
     flow_text: str | None = None
     ok: bool = False
+    owns_lab: bool = False  # only a lab this run claimed is removed at the end
     message: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -86,8 +98,9 @@ def step_prepare(r: Run) -> bool:
 
 
 def step_up(r: Run) -> bool:
-    instance.down(r.lab)  # a scenario always starts from a fresh lab
-    instance.up(r.lab, r.scenario.mode, r.dut_bin)
+    instance.claim_for_scenario(r.lab)  # a scenario always starts from a fresh lab
+    r.owns_lab = True
+    instance.up(r.lab, r.scenario.mode, r.dut_bin, owner="scenario")
     return True
 
 
@@ -104,7 +117,7 @@ def step_capture_client(r: Run) -> bool:
 
 def keep_logs(r: Run) -> None:
     """Copy the lab's logs and configs into the capture run before the lab goes away."""
-    if r.run is None:
+    if r.run is None or not r.owns_lab:
         return
     src = instance.run_dir(r.lab)
     for pattern in ("*.log", "*.conf", "*.json", "*.events"):
@@ -116,6 +129,7 @@ def step_decode_normalize(r: Run) -> bool:
     assert r.run is not None
     decoded = decode.decode_pcap(r.run.pcap)
     f = flow.normalize(decoded.frames, ifmap.load(r.run.ifmap))
+    flow.check_attributed(f, r.run.ifmap)
     r.flow_text = flow.render(f)
     (r.run.dir / "flow.txt").write_text(r.flow_text)
     (r.run.dir / "flow.mmd").write_text(mermaid.sequence_diagram(f))
@@ -130,9 +144,11 @@ def step_compare(r: Run) -> bool:
     assert r.flow_text is not None and r.run is not None
     name = r.scenario.name
     if r.update:
+        existed = golden.golden_path(name, r.goldens_dir).exists()
         changed = golden.update(name, r.flow_text, r.goldens_dir)
         r.ok = True
-        r.message = f"{name}: golden {'CHANGED' if changed else 'unchanged'}"
+        verdict = ("CHANGED" if existed else "CREATED") if changed else "unchanged"
+        r.message = f"{name}: golden {verdict}"
         return True
     result = golden.compare(name, r.flow_text, r.goldens_dir)
     r.ok = result.ok
@@ -177,7 +193,10 @@ def run(name: str, *, lab: str | None = None, dut_bin: str | None = None,
     finally:
         t0 = time.perf_counter()
         keep_logs(r)
-        instance.down(r.lab)
+        if r.owns_lab:
+            if r.run is not None:  # the lab's run dir goes away: point at the kept copies
+                r.message = r.message.replace(str(instance.run_dir(r.lab)), str(r.run.dir))
+            instance.down(r.lab)
         r.timings["down"] = time.perf_counter() - t0
         r.timings["total"] = time.perf_counter() - t_all
     return r
@@ -186,9 +205,13 @@ def run(name: str, *, lab: str | None = None, dut_bin: str | None = None,
 def run_matrix(names: list[str], *, parallel: bool = False, dut_bin: str | None = None,
                update: bool = False, prefix: str = "") -> list[Run]:
     """Run several scenarios, each in its own lab instance, one after another or at once."""
-    for n in names:
-        get(n)
     labs = {n: f"{prefix}{get(n).lab}" for n in names}
+    for n, lab in labs.items():  # every lab name is checked before any lab is built
+        try:
+            topology.build(lab, get(n).mode)
+        except UsageError as err:
+            raise UsageError(f"prefix {prefix!r} is too long for scenario {n} (lab {lab!r}): "
+                             f"{err}") from None
 
     def one(n: str) -> Run:
         return run(n, lab=labs[n], dut_bin=dut_bin, update=update)

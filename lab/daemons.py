@@ -74,7 +74,9 @@ def start(spec: DaemonSpec, run_dir: Path) -> proc.ProcId:
     for name, text in spec.config:
         (run_dir / name).write_text(text)
     log = spec.log(run_dir)
-    log.write_text("")
+    if log.exists():  # a restart: keep what the previous process said
+        with log.open("a") as fh:
+            fh.write(f"=== {spec.key} restarted ===\n")
     p = proc.spawn(["ip", "netns", "exec", spec.ns, *spec.argv], log=log)
     ident = proc.identify(p.pid)
     if ident is None:

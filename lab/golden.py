@@ -156,9 +156,10 @@ def compare(scenario: str, obtained: str, goldens_dir: Path) -> GoldenResult:
     try:
         golden_text = read_text(gpath)
         parse(golden_text, _label(gpath))  # a malformed golden raises here
-    except GoldenError:
+    except GoldenError as err:
         _write(opath, obtained)
-        raise
+        raise GoldenError(f"{err}; fix the file, or re-record it with `{hint}` "
+                          f"(the obtained flow is in {_label(opath)})") from err
     if golden_text == obtained:
         opath.unlink(missing_ok=True)
         return GoldenResult(scenario, gpath, ok=True, missing=False, obtained=None, diff="",

@@ -61,10 +61,21 @@ def test_nox_session_style_run_through_the_cli_leaves_no_trace() -> None:
     assert after == before
 
 
-def test_parallel_matrix_in_four_labs(tmp_path: Path) -> None:
-    runs = scenario.run_matrix(list(defaults.MATRIX), parallel=True, prefix="p")
-    assert [r.ok for r in runs] == [True] * 4, "\n".join(r.message for r in runs)
-    assert len({r.lab for r in runs}) == 4
+@pytest.mark.parametrize("names", [["relay_v4", "server_v6"], list(defaults.MATRIX)])
+def test_scenarios_in_parallel_labs(names: list[str]) -> None:
+    runs = scenario.run_matrix(names, parallel=True, prefix="p")
+    assert [r.ok for r in runs] == [True] * len(names), "\n".join(r.message for r in runs)
+    assert len({r.lab for r in runs}) == len(names)
+
+
+def test_a_malformed_golden_is_a_clear_failure(tmp_path: Path) -> None:
+    goldens = tmp_path / "goldens"
+    shutil.copytree(defaults.GOLDENS_DIR, goldens)
+    (goldens / "server_v4.flow").write_text("# dhcp-lab flow v1\nthis is not a flow line\n")
+    r = scenario.run("server_v4", lab="imal", goldens_dir=goldens, captures_root=tmp_path)
+    assert not r.ok
+    assert "server_v4.flow:2: not a flow line" in r.message, r.message
+    assert "goldens.update --scenario server_v4" in r.message
 
 
 @pytest.mark.parametrize("name", ["relay_v6", "server_v4"])

@@ -58,3 +58,23 @@ def test_frames_the_map_cannot_place_are_an_error() -> None:
     with pytest.raises(DecodeError, match="3 DHCP frame.*does not know"):
         flow.check_attributed(f, "x/ifmap.json")
     flow.check_attributed(flow.Flow(lines=(), exchanges=(), stats=flow.FlowStats()), "m")
+
+
+BAD = Path(__file__).resolve().parent.parent / "data" / "bad"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("empty.pcap", "empty"),
+    ("garbage.pcap", "not a pcap"),
+    ("short-header.pcap", ""),
+    ("relay-40-deep.pcap", "frame 1:"),
+    ("opt9-length-mismatch.pcap", "frame 1: dhcpv6 option 9 length 54 exceeds"),
+])
+def test_bad_captures_through_captures_show_are_one_line(
+        name: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapfile = tmp_path / "ifmap.json"
+    mapfile.write_text(ifmap.IfMap("x", "relay", {}, {}, {}, {}).to_json())
+    assert cli.main(["captures-show", str(BAD / name), "--ifmap", str(mapfile),
+                     "--mermaid", str(tmp_path / "x.mmd")]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and expected in err.lower(), err

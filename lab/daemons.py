@@ -177,31 +177,48 @@ def dut_command(dut_bin: str | None) -> tuple[str, ...]:
     return (sys.executable, "-m", "lab.dut")
 
 
+# Keys the real dhcplb needs in every section, server mode included: it refuses a config
+# without a known algorithm, reads packets into a packet_buf_size buffer (0 would truncate
+# every one), and sizes its throttle from these. Values as in dhcplb's own namespace lab.
+DHCPLB_COMMON: dict[str, object] = {
+    "packet_buf_size": 1024,
+    "algorithm": "xid",
+    "update_server_interval": 1,
+    "rc_ratio": 0,
+    "throttle_cache_size": 1024,
+    "throttle_cache_rate": 128,
+    "throttle_rate": 256,
+}
+
+
 def dut_config(topo: Topology, run_dir: Path) -> dict[str, object]:
     """dhcplb's JSON config for this lab (same schema for the reference DUT and dhcplb)."""
     if topo.mode == "relay":
         (run_dir / "dut-servers-v4.cfg").write_text(topo.addr("srv", 4) + "\n")
         (run_dir / "dut-servers-v6.cfg").write_text(topo.addr("srv", 6) + "\n")
         return {
-            "v4": {"version": 4, "listen_addr": "0.0.0.0", "port": 67, "algorithm": "xid",
-                   "update_server_interval": 1,
+            "v4": {"version": 4, "listen_addr": "0.0.0.0", "port": 67, **DHCPLB_COMMON,
                    "host_sourcer": f"file:{run_dir / 'dut-servers-v4.cfg'}"},
             "v6": {"version": 6, "listen_addr": topo.addr("lb", 6), "port": 547,
-                   "algorithm": "xid", "update_server_interval": 1,
+                   **DHCPLB_COMMON,
                    "host_sourcer": f"file:{run_dir / 'dut-servers-v6.cfg'}"},
         }
     return {
-        "v4": {"version": 4, "listen_addr": "0.0.0.0", "port": 67, "handler": {
-            "type": "range", "start_ip": topo.pool4[0], "end_ip": topo.pool4[1],
-            "lease_time": "10m", "lease_file": str(run_dir / "dut-v4.leases"),
-            "options": {"subnet-mask": "255.255.255.0", "router": topo.addr("dut", 4)}}},
-        "v6": {"version": 6, "listen_addr": "::", "port": 547, "handler": {
-            "type": "range", "start_ip": topo.pool6[0], "end_ip": topo.pool6[1],
-            "lease_time": "10m", "lease_file": str(run_dir / "dut-v6.leases"),
-            # Two knobs of the reference DUT that dhcplb ignores: ADVERTISE preference 255
-            # (the client requests at once) and rapid commit when the client asks for it.
-            "rapid_commit": True,
-            "options": {"dns-server": [topo.addr("dut", 6)], "preference": 255}}},
+        "v4": {"version": 4, "listen_addr": "0.0.0.0", "port": 67, **DHCPLB_COMMON,
+               "handler": {
+                   "type": "range", "start_ip": topo.pool4[0], "end_ip": topo.pool4[1],
+                   "lease_time": "10m", "lease_file": str(run_dir / "dut-v4.leases"),
+                   "options": {"subnet-mask": "255.255.255.0",
+                               "router": topo.addr("dut", 4)}}},
+        "v6": {"version": 6, "listen_addr": "::", "port": 547, **DHCPLB_COMMON,
+               "handler": {
+                   "type": "range", "start_ip": topo.pool6[0], "end_ip": topo.pool6[1],
+                   "lease_time": "10m", "lease_file": str(run_dir / "dut-v6.leases"),
+                   # Two knobs of the reference DUT that dhcplb ignores (unknown handler
+                   # keys and option names are skipped): ADVERTISE preference 255, so the
+                   # client requests at once, and rapid commit when the client asks for it.
+                   "rapid_commit": True,
+                   "options": {"dns-server": [topo.addr("dut", 6)], "preference": 255}}},
     }
 
 

@@ -99,3 +99,44 @@ def test_pyshark_and_dpkt_see_the_same_messages_in_a_lab_capture(
     ours = crosscheck.dpkt_sequence(decode.decode_pcap(r.run.pcap).frames, imap)
     theirs = crosscheck.tshark_sequence(r.run.pcap, imap)
     assert ours == theirs and len(ours) >= 2
+
+
+BROKEN_DUT = """#!{python}
+# A dhcplb-compatible DUT with one regression: it forwards DHCPv4 without adding 1 to hops.
+import sys
+
+from lab.dut import balancer
+
+_forward = balancer.Balancer4.forward
+
+
+def forward(self, buf, n, peer):
+    dest = _forward(self, buf, n, peer)
+    buf[3] = (buf[3] - 1) & 0xFF
+    return dest
+
+
+balancer.Balancer4.forward = forward
+from lab.dut.__main__ import main  # noqa: E402
+
+sys.exit(main())
+"""
+
+
+def test_a_real_regression_in_the_dut_fails_its_scenario_with_the_diff(tmp_path: Path) -> None:
+    """The exchange still works (the client gets a lease); only the flow shows the bug."""
+    import sys
+
+    dut = tmp_path / "broken-dhcplb"
+    dut.write_text(BROKEN_DUT.format(python=sys.executable))
+    dut.chmod(0o755)
+    goldens = tmp_path / "goldens"
+    shutil.copytree(defaults.GOLDENS_DIR, goldens)
+    r = scenario.run("relay_v4", lab="ibrk", dut_bin=str(dut), captures_root=tmp_path,
+                     goldens_dir=goldens)
+    assert r.client is not None and r.client.in_pool  # the lease arrived anyway
+    assert not r.ok
+    assert "-lb     -> server           DISCOVER     hops=2" in r.message, r.message
+    assert "+lb     -> server           DISCOVER     hops=1" in r.message, r.message
+    assert "-lb     -> server           REQUEST      hops=2" in r.message, r.message
+    assert (goldens / "relay_v4.flow.obtained").exists()

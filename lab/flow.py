@@ -41,13 +41,13 @@ LINK_LOCAL = "link-local"  # a link-local address of no known node: abstracted, 
 PSEUDO_RECEIVERS = frozenset((BROADCAST, ALL_DHCP_AGENTS))
 
 # Column widths: fixed, so one changed line never re-pads the others in a diff.
-SENDER_W = 6
+SENDER_W = 10
 RECEIVER_W = 15
 MESSAGE_W = {4: 11, 6: 34}
 
 # What a golden line looks like; lab.golden validates files with these.
 LINE_RE = re.compile(
-    r"^(?P<sender>[a-z][a-z0-9_-]*) +-> (?P<receiver>[0-9A-Za-z:._-]+) +"
+    r"^(?P<sender>[a-z][a-z0-9_.-]*) +-> (?P<receiver>[0-9A-Za-z:._-]+) +"
     r"(?P<message>[A-Z][A-Z0-9()?-]*)(?P<fields>(?: +[a-z0-9]+=\S+)*)$"
 )
 EXCHANGE_RE = re.compile(r"^exchange (?P<request>[A-Z][A-Z0-9-]*)(?: -> [A-Z][A-Z0-9/-]*)?: \S.*$")
@@ -256,10 +256,10 @@ def _v4(msg: Dhcp4, sender: str, receiver: str, sport: int, dport: int,
     value = name.value
     fields = [
         f"hops={msg.hops}".ljust(6),
-        f"giaddr={value(msg.giaddr)}".ljust(14),
+        f"giaddr={value(msg.giaddr)}".ljust(17),
         f"flags={flag}".ljust(7),
-        f"ciaddr={value(msg.ciaddr)}".ljust(14),
-        f"yiaddr={value(msg.yiaddr)}".ljust(14),
+        f"ciaddr={value(msg.ciaddr)}".ljust(17),
+        f"yiaddr={value(msg.yiaddr)}".ljust(17),
         f"opt82={opt82}",
     ]
     want_sport = 68 if sender == CLIENT else 67

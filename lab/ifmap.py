@@ -7,6 +7,7 @@ Format (JSON)::
     {"format": "dhcp-lab/ifmap/1", "lab": NAME, "mode": MODE,
      "interfaces": {"<ifindex>": {"name": IFNAME, "kind": "port"|"bridge"|"node",
                                   "node": ROLE|null, "link": LINK|null, "bridge": BR|null}},
+     # ROLE is the node, or node.leg for a node on both bridges (relay.int, server.ext)
      "macs": {"<mac>": ROLE},
      "addresses": {"<ip>": ROLE},            # every static and link-local lab address
      "pools": {"4": [FIRST, LAST], "6": [FIRST, LAST]}}
@@ -65,15 +66,15 @@ def from_topology(topo: Topology, links: list[dict[str, object]]) -> IfMap:
         index = int(str(link.get("ifindex", 0)))
         if name in by_port:
             i = by_port[name]
-            interfaces[index] = IfEntry(name, "port", i.node, i.link, i.bridge)
+            interfaces[index] = IfEntry(name, "port", i.role, i.link, i.bridge)
         elif name in bridges:
             interfaces[index] = IfEntry(name, "bridge", None, None, name)
-    macs = {i.mac: i.node for i in topo.ifaces}
+    macs = {i.mac: i.role for i in topo.ifaces}
     addresses: dict[str, str] = {}
     for i in topo.ifaces:
-        addresses[i.link_local] = i.node
+        addresses[i.link_local] = i.role
         for cidr in i.addrs:
-            addresses[str(ipaddress.ip_interface(cidr).ip)] = i.node
+            addresses[str(ipaddress.ip_interface(cidr).ip)] = i.role
     return IfMap(topo.name, topo.mode, interfaces, macs, addresses,
                  {4: topo.pool4, 6: topo.pool6})
 

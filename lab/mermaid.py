@@ -11,7 +11,8 @@ import re
 
 from lab.flow import ALL_DHCP_AGENTS, BROADCAST, Flow
 
-# Chain order: how a DHCP request travels. Unknown roles follow in order of appearance.
+# Chain order: how a DHCP request travels (by node; a node's legs stay together). Unknown
+# roles follow in order of appearance.
 CHAIN = ("client", BROADCAST, ALL_DHCP_AGENTS, "relay", "lb", "lb2", "server", "dut")
 _LABELS = {BROADCAST: "broadcast 255.255.255.255", ALL_DHCP_AGENTS: "all-dhcp-agents ff02::1:2"}
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_]")
@@ -48,7 +49,15 @@ def sequence_diagram(flow: Flow, title: str | None = None) -> str:
             if role not in seen:
                 seen.append(role)
     rank = {r: i for i, r in enumerate(CHAIN)}
-    ordered = sorted(seen, key=lambda r: (rank.get(r, len(CHAIN)), seen.index(r)))
+    # A multi-homed node's legs (relay.int, relay.ext) sit together at the node's place,
+    # the client-side leg first.
+    legs = {"int": 0, "ext": 1}
+
+    def place(r: str) -> tuple[int, int, int]:
+        node, _, leg = r.partition(".")
+        return rank.get(node, len(CHAIN)), legs.get(leg, 2), seen.index(r)
+
+    ordered = sorted(seen, key=place)
     ids: dict[str, str] = {}
     for role in ordered:
         ids[role] = _ident(role, ids)

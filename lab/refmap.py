@@ -56,6 +56,7 @@ def from_reference(raw: dict[str, Any], mode: str, lab: str = "reference") -> If
     """Build an IfMap from a reference capture's JSON map (already parsed)."""
     topo = build("ref", mode)
     bridge_of = {i.link: i.bridge.rsplit("-", 1)[-1] for i in topo.ifaces}
+    role_of = {i.link: i.role for i in topo.ifaces}
     interfaces: dict[int, IfEntry] = {}
     try:
         for index, info in raw["interfaces_by_index"].items():
@@ -68,18 +69,20 @@ def from_reference(raw: dict[str, Any], mode: str, lab: str = "reference") -> If
                 continue
             node, leg = port
             link = _LINKS.get((node, leg))
-            interfaces[int(index)] = IfEntry(name, "port", node, link, bridge_of.get(link or ""))
+            interfaces[int(index)] = IfEntry(name, "port", role_of[link] if link else node,
+                                             link, bridge_of.get(link or ""))
         macs: dict[str, str] = {}
         for mac, info in raw.get("sender_mac_to_port", {}).items():
             port = parse_port_of(str(info["node"]), mode)
             if port is not None:
-                macs[mac.lower()] = port[0]
+                link = _LINKS.get(port)
+                macs[mac.lower()] = role_of[link] if link else port[0]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DecodeError(f"reference map is malformed: {exc!r}") from exc
     addresses: dict[str, str] = {}
     for i in topo.ifaces:
         for cidr in i.addrs:
-            addresses[str(ipaddress.ip_interface(cidr).ip)] = i.node
+            addresses[str(ipaddress.ip_interface(cidr).ip)] = i.role
     for mac, role in macs.items():
         addresses[link_local(mac)] = role
     return IfMap(lab, mode, interfaces, macs, addresses, {4: topo.pool4, 6: topo.pool6})
@@ -108,15 +111,16 @@ def synth_ifmap() -> IfMap:
     """The map of a ``lab.synth`` capture: its ports, MACs and addresses (relay mode)."""
     from lab import synth  # imported here: synth pulls in writers a normal run never needs
 
-    roles = {"client": "client", "relay-int": "relay", "relay-ext": "relay", "lb": "lb",
-             "server": "server", "server-int": "server", "lb2": "lb2"}
+    roles = {"client": "client", "relay-int": "relay.int", "relay-ext": "relay.ext",
+             "lb": "lb", "server": "server.ext", "server-int": "server.int", "lb2": "lb2"}
     interfaces = {index: IfEntry(f"p-{port}", "port", roles[port], port, None)
                   for port, (index, _) in synth.PORTS.items()}
     macs = {mac: roles[port] for port, (_, mac) in synth.PORTS.items()}
     addresses = {
-        synth.RELAY_INT4: "relay", synth.RELAY_EXT4: "relay", synth.LB4: "lb",
-        synth.SERVER4: "server", synth.SERVER_INT4: "server", synth.RELAY_LL6: "relay",
+        synth.RELAY_INT4: "relay.int", synth.RELAY_EXT4: "relay.ext", synth.LB4: "lb",
+        synth.SERVER4: "server.ext", synth.SERVER_INT4: "server.int",
+        synth.RELAY_LL6: "relay.int",
         **{addr: roles[port] for port, addr in synth.ADDR6.items()},
-        synth.RELAY_INT6: "relay",
+        synth.RELAY_INT6: "relay.int",
     }
     return IfMap("synth", "relay", interfaces, macs, addresses, {4: POOL4, 6: POOL6})

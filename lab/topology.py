@@ -28,7 +28,9 @@ class Iface:
     """One veth: node end ``name`` in ``ns``, bridge end ``port`` on ``bridge`` in the switch ns.
 
     Fields: node (role), link (short link name from lab-facts), name, port, bridge, mac,
-    port_mac, addrs (CIDR strings, global v4/v6 without the link-local), link_local.
+    port_mac, addrs (CIDR strings, global v4/v6 without the link-local), link_local, and
+    role: the node, qualified by its leg (``relay.int``, ``server.ext``) when the node has
+    one on each bridge, so a flow shows which leg a packet left or reached.
     """
 
     node: str
@@ -41,6 +43,7 @@ class Iface:
     port_mac: str
     addrs: tuple[str, ...]
     link_local: str
+    role: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,11 @@ def link_local(mac: str) -> str:
     return str(ipaddress.IPv6Address(b"\xfe\x80" + bytes(6) + eui))
 
 
+def leg_role(node: str, bridge_key: str) -> str:
+    """The role of a multi-homed node's leg on bridge ``bridge_key``: ``relay.int``."""
+    return f"{node}.{bridge_key}"
+
+
 def check_name(name: str) -> None:
     """Refuse a lab name that isn't a plain token or would overflow an interface name."""
     if not NAME_RE.match(name):
@@ -175,6 +183,9 @@ def _layout(name: str, mode: str) -> Topology:
     nodes = tuple(Node(role, f"{name}-{role}", role in _FORWARDING) for role in roles)
     ns_of = {n.role: n.ns for n in nodes}
     ifaces = []
+    legs: dict[str, int] = {}
+    for node, _, _, _ in _LINKS[mode]:
+        legs[node] = legs.get(node, 0) + 1
     for node, link, bkey, addrs in _LINKS[mode]:
         mac = _mac(name, link)
         ifaces.append(
@@ -189,6 +200,7 @@ def _layout(name: str, mode: str) -> Topology:
                 port_mac=_mac(name, "p-" + link),
                 addrs=addrs,
                 link_local=link_local(mac),
+                role=leg_role(node, bkey) if legs[node] > 1 else node,
             )
         )
     topo = Topology(

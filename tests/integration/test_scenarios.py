@@ -30,14 +30,14 @@ def test_editing_one_golden_line_fails_with_a_readable_diff_and_update_restores_
     shutil.copytree(defaults.GOLDENS_DIR, goldens)
     path = goldens / "relay_v4.flow"
     original = path.read_text()
-    path.write_text(original.replace("lb     -> server           DISCOVER     hops=2",
-                                     "lb     -> server           DISCOVER     hops=1", 1))
+    path.write_text(original.replace("lb         -> server.ext       DISCOVER     hops=2",
+                                     "lb         -> server.ext       DISCOVER     hops=1", 1))
     assert path.read_text() != original
     r = scenario.run("relay_v4", lab="ied", goldens_dir=goldens, captures_root=tmp_path)
     assert not r.ok
     assert "--- " in r.message and "+++ " in r.message
-    assert "-lb     -> server           DISCOVER     hops=1" in r.message
-    assert "+lb     -> server           DISCOVER     hops=2" in r.message
+    assert "-lb         -> server.ext       DISCOVER     hops=1" in r.message
+    assert "+lb         -> server.ext       DISCOVER     hops=2" in r.message
     assert (goldens / "relay_v4.flow.obtained").exists()
     up = scenario.run("relay_v4", lab="ied", goldens_dir=goldens, captures_root=tmp_path,
                       update=True)
@@ -136,7 +136,7 @@ def test_a_real_regression_in_the_dut_fails_its_scenario_with_the_diff(tmp_path:
                      goldens_dir=goldens)
     assert r.client is not None and r.client.in_pool  # the lease arrived anyway
     assert not r.ok
-    assert "-lb     -> server           DISCOVER     hops=2" in r.message, r.message
-    assert "+lb     -> server           DISCOVER     hops=1" in r.message, r.message
-    assert "-lb     -> server           REQUEST      hops=2" in r.message, r.message
+    assert "-lb         -> server.ext       DISCOVER     hops=2" in r.message, r.message
+    assert "+lb         -> server.ext       DISCOVER     hops=1" in r.message, r.message
+    assert "-lb         -> server.ext       REQUEST      hops=2" in r.message, r.message
     assert (goldens / "relay_v4.flow.obtained").exists()

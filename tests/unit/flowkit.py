@@ -104,9 +104,10 @@ def relay6(kind: Dhcp6Type, hop: int, link: str, peer: str, inner: Dhcp6, *,
     return Dhcp6(kind, hop_count=hop, link_address=link, peer_address=peer, options=tuple(opts))
 
 
-def relay_v4(*, dsr: bool = True, xid: int = 0x1234) -> list[Frame]:
+def relay_v4(*, dsr: bool = True, xid: int = 0x1234, ext_leg: bool = False) -> list[Frame]:
     """DORA through relay and lb; the reply goes server(int leg) -> relay (DSR) or back
-    through lb."""
+    through lb; ``ext_leg``: the server answers the relay directly but from its ext leg, to
+    the relay's ext address (DSR all the same, on the wrong segment)."""
     w = Wire()
     for ask, answer in ((Dhcp4Type.DISCOVER, Dhcp4Type.OFFER),
                         (Dhcp4Type.REQUEST, Dhcp4Type.ACK)):
@@ -114,7 +115,9 @@ def relay_v4(*, dsr: bool = True, xid: int = 0x1234) -> list[Frame]:
         w.send("rly-ext", ADDR4["lb"], d4(ask, xid, hops=1, giaddr=ADDR4["rly-int"]), to="lb")
         w.send("lb", ADDR4["srv"], d4(ask, xid, hops=2, giaddr=ADDR4["rly-int"]), to="srv")
         reply = d4(answer, xid, hops=2, giaddr=ADDR4["rly-int"], yiaddr=LEASE4)
-        if dsr:
+        if dsr and ext_leg:
+            w.send("srv", ADDR4["rly-ext"], reply, to="rly-ext")
+        elif dsr:
             w.send("srv-int", ADDR4["rly-int"], reply, to="rly-int")
         else:
             w.send("srv", ADDR4["lb"], reply, to="lb")

@@ -37,10 +37,10 @@ def test_every_transmission_once_attributed_to_its_sender() -> None:
     flow = normalize(frames, IFMAP)
     assert [(ln.sender, ln.receiver, ln.message) for ln in flow.lines[:5]] == [
         ("client", "broadcast", "DISCOVER"),
-        ("relay", "lb", "DISCOVER"),
-        ("lb", "server", "DISCOVER"),
-        ("server", "relay", "OFFER"),
-        ("relay", "client", "OFFER"),
+        ("relay.ext", "lb", "DISCOVER"),
+        ("lb", "server.ext", "DISCOVER"),
+        ("server.int", "relay.int", "OFFER"),  # the DSR leg, on the client's bridge
+        ("relay.int", "client", "OFFER"),
     ]
     assert len(flow.lines) == 10
     assert flow.stats.kept == 10 and flow.stats.copies == len(frames) - 10
@@ -52,21 +52,32 @@ def test_dsr_and_through_balancer_v4_render_differently() -> None:
     back = normalize(relay_v4(dsr=False), IFMAP)
     assert render(dsr) != render(back)
     assert dsr.exchanges[0].text == (
-        "exchange DISCOVER -> OFFER: client > relay > lb > server, "
-        "reply server > relay > client (DSR: the reply skips lb)")
+        "exchange DISCOVER -> OFFER: client > relay.ext > lb > server.ext, "
+        "reply server.int > relay.int > client (DSR: the reply skips lb)")
     assert back.exchanges[0].text == (
-        "exchange DISCOVER -> OFFER: client > relay > lb > server, "
-        "reply server > lb > relay > client (through the balancer)")
-    assert "server -> relay" in render(dsr) and "server -> lb" in render(back)
+        "exchange DISCOVER -> OFFER: client > relay.ext > lb > server.ext, "
+        "reply server.ext > lb > relay.int > client (through the balancer)")
+    assert "server.int -> relay.int" in render(dsr) and "server.ext -> lb" in render(back)
+
+
+def test_a_reply_on_the_wrong_leg_of_a_multi_homed_node_renders_differently() -> None:
+    """DSR through the server's ext leg to the relay's ext address is still 'server to relay
+    directly', but not the path lab-facts describes: the legs make it visible."""
+    right = normalize(relay_v4(), IFMAP)
+    wrong = normalize(relay_v4(ext_leg=True), IFMAP)
+    assert render(right) != render(wrong)
+    assert "server.int -> relay.int" in render(right)
+    assert "server.ext -> relay.ext" in render(wrong)
+    assert wrong.exchanges[0].reply_path == ("server.ext", "relay.int", "client")
 
 
 def test_v6_nesting_hop_counts_and_reply_path() -> None:
     flow = normalize(relay_v6(), IFMAP)
     lb_line = flow.lines[2]
     assert lb_line.message == "RELAY-FORW(RELAY-FORW(SOLICIT))"
-    assert "hop=1,0" in lb_line.fields and "peer=relay,client" in lb_line.fields
-    assert "link=relay,relay" in lb_line.fields and "ifid=no,no" in lb_line.fields
-    assert flow.exchanges[0].reply_path == ("server", "lb", "relay", "client")
+    assert "hop=1,0" in lb_line.fields and "peer=relay.ext,client" in lb_line.fields
+    assert "link=relay.int,relay.int" in lb_line.fields and "ifid=no,no" in lb_line.fields
+    assert flow.exchanges[0].reply_path == ("server.ext", "lb", "relay.int", "client")
     assert flow.exchanges[0].note == "through the balancer"
 
 
@@ -104,8 +115,8 @@ def test_broadcast_where_unicast_was_due() -> None:
     bcast, ucast = normalize(w.frames, IFMAP).lines
     assert bcast.receiver == "broadcast" and bcast.cast == "broadcast"
     assert ucast.receiver == "client" and ucast.cast == "unicast"
-    assert bcast.text.startswith("relay  -> broadcast") and ucast.text.startswith(
-        "relay  -> client")
+    assert bcast.text.startswith("relay.int  -> broadcast") and ucast.text.startswith(
+        "relay.int  -> client")
 
 
 def test_retransmissions_fold_into_the_first_line() -> None:
@@ -194,7 +205,7 @@ def test_ethernet_capture_attributed_by_mac_then_ip() -> None:
     by_ip = [dataclasses.replace(f, src_mac="02:99:99:99:99:99") for f in eth]
     flow = normalize(by_ip, IFMAP)
     # the client sends from its link-local: known through its MAC's EUI-64 address
-    assert [ln.sender for ln in flow.lines[:3]] == ["client", "relay", "lb"]
+    assert [ln.sender for ln in flow.lines[:3]] == ["client", "relay.ext", "lb"]
     nobody = [dataclasses.replace(f, src_mac="02:99:99:99:99:99", src_ip="10.9.9.9")
               for f in eth]
     assert normalize(nobody, IFMAP).stats.unknown == len(nobody)
@@ -204,7 +215,8 @@ def test_missing_reply_is_reported() -> None:
     frames = relay_v4()[:8]  # DISCOVER reaches the server, nothing comes back
     assert frames[-1].dst_ip == ADDR4["srv"]
     flow = normalize(frames, IFMAP)
-    assert flow.exchanges[0].text == "exchange DISCOVER: client > relay > lb > server, NO REPLY"
+    assert flow.exchanges[0].text == (
+        "exchange DISCOVER: client > relay.ext > lb > server.ext, NO REPLY")
 
 
 def test_reply_that_never_reaches_the_client() -> None:
@@ -221,7 +233,7 @@ def test_server_mode_direct_reply() -> None:
     w.send("rly-int", LEASE4, d4(Dhcp4Type.OFFER, yiaddr=LEASE4), to="cli")
     flow = normalize(w.frames, server_map)
     assert flow.exchanges[0].text == (
-        "exchange DISCOVER -> OFFER: client > relay, reply relay > client (direct)")
+        "exchange DISCOVER -> OFFER: client > relay.int, reply relay.int > client (direct)")
 
 
 def test_render_is_well_formed_and_stable() -> None:

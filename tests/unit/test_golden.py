@@ -38,7 +38,8 @@ def test_match_removes_stale_obtained(tmp_path: Path) -> None:
 def test_editing_one_golden_line_fails_with_a_readable_diff(tmp_path: Path) -> None:
     update("relay_v4", FLOW, tmp_path)
     golden = tmp_path / "relay_v4.flow"
-    edited = golden.read_text().replace("server -> relay ", "server -> lb    ", 1)
+    edited = golden.read_text().replace("server.int -> relay.int ", "server.int -> lb        ", 1)
+    assert edited != golden.read_text()
     golden.write_text(edited)
     res = compare("relay_v4", FLOW, tmp_path)
     assert not res.ok and not res.missing
@@ -46,9 +47,9 @@ def test_editing_one_golden_line_fails_with_a_readable_diff(tmp_path: Path) -> N
                                f"+++ {tmp_path.name}/relay_v4.flow.obtained\n")
     minus = [d for d in res.diff.splitlines() if d.startswith("-") and not d.startswith("---")]
     plus = [d for d in res.diff.splitlines() if d.startswith("+") and not d.startswith("+++")]
-    assert minus == ["-server -> lb               OFFER        hops=2 giaddr=relay   flags=- "
-                     "ciaddr=-       yiaddr=in-pool opt82=no"]
-    assert plus == [minus[0].replace("-server -> lb    ", "+server -> relay ", 1)]
+    assert minus == ["-server.int -> lb               OFFER        hops=2 giaddr=relay.int  "
+                     "flags=- ciaddr=-          yiaddr=in-pool    opt82=no"]
+    assert plus == [minus[0].replace("-server.int -> lb        ", "+server.int -> relay.int ", 1)]
     assert "invoke goldens.update --scenario relay_v4" in res.message
     assert obtained_path("relay_v4", tmp_path).read_text() == FLOW
     with pytest.raises(GoldenError) as err:

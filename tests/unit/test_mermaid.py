@@ -33,12 +33,15 @@ def test_participants_in_chain_order_and_arrow_styles() -> None:
     flow = normalize(relay_v4(), IFMAP)
     lines = check_syntax(sequence_diagram(flow))
     parts = [ln.split()[1] for ln in lines if ln.startswith("    participant")]
-    assert parts == ["client", "broadcast", "relay", "lb", "server"]
+    # a multi-homed node's legs sit together, client side first
+    assert parts == ["client", "broadcast", "relay_int", "relay_ext", "lb", "server_int",
+                     "server_ext"]
+    assert "    participant relay_int as relay.int" in lines
     arrows = [ln for ln in lines if ">>" in ln and "Note" not in ln]
     assert len(arrows) == len(flow.lines)
     assert arrows[0].startswith("    client-->>broadcast: DISCOVER")  # broadcast: dashed
-    assert arrows[1].startswith("    relay->>lb: DISCOVER hops=1 giaddr=relay")  # unicast
-    notes = [ln for ln in lines if ln.startswith("    Note over client,server: ")]
+    assert arrows[1].startswith("    relay_ext->>lb: DISCOVER hops=1 giaddr=relay.int")  # unicast
+    notes = [ln for ln in lines if ln.startswith("    Note over client,server_ext: ")]
     assert len(notes) == len(flow.exchanges) == 2
     assert "DSR: the reply skips lb" in notes[0]
 
@@ -48,7 +51,8 @@ def test_v6_multicast_participant_and_nesting_label() -> None:
     lines = check_syntax(src)
     assert "    participant all_dhcp_agents as all-dhcp-agents ff02::1:2" in lines
     assert "    client-->>all_dhcp_agents: SOLICIT addr=-" in lines
-    assert any(ln.startswith("    lb->>server: RELAY-FORW(RELAY-FORW(SOLICIT))") for ln in lines)
+    assert any(ln.startswith("    lb->>server_ext: RELAY-FORW(RELAY-FORW(SOLICIT))")
+               for ln in lines)
     assert "    title relay_v6#59; #35;1" in lines
 
 

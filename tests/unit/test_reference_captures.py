@@ -27,29 +27,29 @@ def flow_of(pcap: Path, json_name: str) -> tuple[Flow, IfMap]:
 
 RELAY_V6_FLOW = """\
 # dhcp-lab flow v1
-client -> all-dhcp-agents  SOLICIT                             addr=-
-relay  -> lb               RELAY-FORW(SOLICIT)                 addr=-        hop=0 link=relay peer=client ifid=no
-lb     -> server           RELAY-FORW(RELAY-FORW(SOLICIT))     addr=-        hop=1,0 link=relay,relay peer=relay,client ifid=no,no
-server -> lb               RELAY-REPL(RELAY-REPL(ADVERTISE))   addr=in-pool  hop=1,0 link=relay,relay peer=relay,client ifid=no,no
-lb     -> relay            RELAY-REPL(ADVERTISE)               addr=in-pool  hop=0 link=relay peer=client ifid=no
-relay  -> client           ADVERTISE                           addr=in-pool
-client -> all-dhcp-agents  REQUEST                             addr=in-pool
-relay  -> lb               RELAY-FORW(REQUEST)                 addr=in-pool  hop=0 link=relay peer=client ifid=no
-lb     -> server           RELAY-FORW(RELAY-FORW(REQUEST))     addr=in-pool  hop=1,0 link=relay,relay peer=relay,client ifid=no,no
-server -> lb               RELAY-REPL(RELAY-REPL(REPLY))       addr=in-pool  hop=1,0 link=relay,relay peer=relay,client ifid=no,no
-lb     -> relay            RELAY-REPL(REPLY)                   addr=in-pool  hop=0 link=relay peer=client ifid=no
-relay  -> client           REPLY                               addr=in-pool
+client     -> all-dhcp-agents  SOLICIT                             addr=-
+relay.ext  -> lb               RELAY-FORW(SOLICIT)                 addr=-        hop=0 link=relay.int peer=client ifid=no
+lb         -> server.ext       RELAY-FORW(RELAY-FORW(SOLICIT))     addr=-        hop=1,0 link=relay.int,relay.int peer=relay.ext,client ifid=no,no
+server.ext -> lb               RELAY-REPL(RELAY-REPL(ADVERTISE))   addr=in-pool  hop=1,0 link=relay.int,relay.int peer=relay.ext,client ifid=no,no
+lb         -> relay.ext        RELAY-REPL(ADVERTISE)               addr=in-pool  hop=0 link=relay.int peer=client ifid=no
+relay.int  -> client           ADVERTISE                           addr=in-pool
+client     -> all-dhcp-agents  REQUEST                             addr=in-pool
+relay.ext  -> lb               RELAY-FORW(REQUEST)                 addr=in-pool  hop=0 link=relay.int peer=client ifid=no
+lb         -> server.ext       RELAY-FORW(RELAY-FORW(REQUEST))     addr=in-pool  hop=1,0 link=relay.int,relay.int peer=relay.ext,client ifid=no,no
+server.ext -> lb               RELAY-REPL(RELAY-REPL(REPLY))       addr=in-pool  hop=1,0 link=relay.int,relay.int peer=relay.ext,client ifid=no,no
+lb         -> relay.ext        RELAY-REPL(REPLY)                   addr=in-pool  hop=0 link=relay.int peer=client ifid=no
+relay.int  -> client           REPLY                               addr=in-pool
 
-exchange SOLICIT -> ADVERTISE: client > relay > lb > server, reply server > lb > relay > client (through the balancer)
-exchange REQUEST -> REPLY: client > relay > lb > server, reply server > lb > relay > client (through the balancer)
+exchange SOLICIT -> ADVERTISE: client > relay.ext > lb > server.ext, reply server.ext > lb > relay.int > client (through the balancer)
+exchange REQUEST -> REPLY: client > relay.ext > lb > server.ext, reply server.ext > lb > relay.int > client (through the balancer)
 """  # noqa: E501
 
 SERVER_V4_FLOW = """\
 # dhcp-lab flow v1
-client -> broadcast        DISCOVER     hops=0 giaddr=-       flags=- ciaddr=-       yiaddr=-       opt82=no
-dut    -> client           OFFER        hops=0 giaddr=-       flags=- ciaddr=-       yiaddr=in-pool opt82=no
-client -> broadcast        REQUEST      hops=0 giaddr=-       flags=- ciaddr=-       yiaddr=-       opt82=no
-dut    -> client           ACK          hops=0 giaddr=-       flags=- ciaddr=-       yiaddr=in-pool opt82=no
+client     -> broadcast        DISCOVER     hops=0 giaddr=-          flags=- ciaddr=-          yiaddr=-          opt82=no
+dut        -> client           OFFER        hops=0 giaddr=-          flags=- ciaddr=-          yiaddr=in-pool    opt82=no
+client     -> broadcast        REQUEST      hops=0 giaddr=-          flags=- ciaddr=-          yiaddr=-          opt82=no
+dut        -> client           ACK          hops=0 giaddr=-          flags=- ciaddr=-          yiaddr=in-pool    opt82=no
 
 exchange DISCOVER -> OFFER: client > dut, reply dut > client (direct)
 exchange REQUEST -> ACK: client > dut, reply dut > client (direct)
@@ -67,11 +67,11 @@ def test_relay_v6_any_every_frame_once() -> None:
 def test_relay_v6_any_nesting_hops_and_reply_path() -> None:
     flow, _ = flow_of(RELAY_V6, "dhcplb-relay-v6.any.json")
     lb_to_server = flow.lines[2]
-    assert (lb_to_server.sender, lb_to_server.receiver) == ("lb", "server")
+    assert (lb_to_server.sender, lb_to_server.receiver) == ("lb", "server.ext")
     assert lb_to_server.message == "RELAY-FORW(RELAY-FORW(SOLICIT))"
     assert "hop=1,0" in lb_to_server.fields
     assert [ex.note for ex in flow.exchanges] == ["through the balancer"] * 2
-    assert flow.exchanges[0].reply_path == ("server", "lb", "relay", "client")
+    assert flow.exchanges[0].reply_path == ("server.ext", "lb", "relay.int", "client")
 
 
 def test_relay_v6_any_golden_text() -> None:
@@ -84,9 +84,9 @@ def test_relay_v6_client_eth_four_lines() -> None:
     flow, _ = flow_of(RELAY_V6_ETH, "dhcplb-relay-v6.any.json")
     assert [(ln.sender, ln.receiver, ln.message) for ln in flow.lines] == [
         ("client", "all-dhcp-agents", "SOLICIT"),
-        ("relay", "client", "ADVERTISE"),
+        ("relay.int", "client", "ADVERTISE"),
         ("client", "all-dhcp-agents", "REQUEST"),
-        ("relay", "client", "REPLY"),
+        ("relay.int", "client", "REPLY"),
     ]
     # the client's view is the tail of the full flow
     full, _ = flow_of(RELAY_V6, "dhcplb-relay-v6.any.json")
@@ -109,7 +109,9 @@ def test_reference_map_conversion() -> None:
     assert relay.interfaces[153].node == "lb" and relay.interfaces[149].link == "rly-int"
     assert relay.interfaces[145].kind == "bridge"
     assert relay.addresses["fe80::d858:fdff:feb6:ed6d"] == "client"
-    assert relay.addresses["192.168.100.3"] == "server"
+    assert relay.addresses["192.168.100.3"] == "server.int"
+    assert relay.addresses["192.168.200.3"] == "server.ext"
+    assert relay.interfaces[157].node == "server.int"  # v-br-srv-int: the DSR leg
     server = load_reference(REF / "dhcplb-server-v4.any.json", "server")
     assert server.interfaces[162].node == "dut"
     assert server.addresses["192.168.100.1"] == "dut"

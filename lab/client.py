@@ -68,6 +68,9 @@ def reset(name: str, family: int) -> ClientFiles:
     stop_client(f)
     for path in (f.lease, f.pid, f.events):
         path.unlink(missing_ok=True)
+    cli = state.topo.iface("cli")  # and no address left from an earlier lease of this family
+    proc.run(["ip", "-n", cli.ns, f"-{family}", "addr", "flush", "dev", cli.name,
+              "scope", "global"])
     d = instance.run_dir(state.name)
     lease = d / f"dut-v{family}.leases"
     if lease.exists():  # the DUT keeps leases in memory too: restart it on an empty file

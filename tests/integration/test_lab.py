@@ -95,3 +95,17 @@ def test_relay_forwards_without_rp_filter_and_every_veth_has_tx_offload_off(
         addrs = subprocess.run(["ip", "-n", n.ns, "-6", "addr", "show", "tentative"],
                                capture_output=True, text=True, check=True).stdout
         assert addrs.strip() == "", (n.ns, addrs)
+
+
+def test_each_client_test_starts_without_the_previous_address(lab_name: str) -> None:
+    import subprocess
+
+    assert run_lab("up", "--mode", "server", "--name", lab_name).returncode == 0
+    topo = topology.build(lab_name, "server")
+    cli = topo.iface("cli")
+    for _ in range(2):
+        res = run_lab("test", "--family", "4", "--name", lab_name)
+        assert res.returncode == 0, res.stderr
+        shown = subprocess.run(["ip", "-n", cli.ns, "-4", "-o", "addr", "show", "dev", cli.name],
+                               capture_output=True, text=True, check=True).stdout
+        assert len(shown.strip().splitlines()) == 1, shown  # exactly the one leased now

@@ -191,8 +191,14 @@ DHCPLB_COMMON: dict[str, object] = {
 }
 
 
-def dut_config(topo: Topology, run_dir: Path) -> dict[str, object]:
-    """dhcplb's JSON config for this lab (same schema for the reference DUT and dhcplb)."""
+def dut_config(topo: Topology, run_dir: Path, throttle: bool = True) -> dict[str, object]:
+    """dhcplb's JSON config for this lab (same schema for the reference DUT and dhcplb).
+
+    ``throttle=False`` turns the per-client rate limit off (throttle_rate 0), for the
+    forwarding benchmark, which would otherwise measure the throttle.
+    """
+    if not throttle:
+        return _without_throttle(dut_config(topo, run_dir))
     if topo.mode == "relay":
         (run_dir / "dut-servers-v4.cfg").write_text(topo.addr("srv", 4) + "\n")
         (run_dir / "dut-servers-v6.cfg").write_text(topo.addr("srv", 6) + "\n")
@@ -222,14 +228,20 @@ def dut_config(topo: Topology, run_dir: Path) -> dict[str, object]:
     }
 
 
-def dut(topo: Topology, run_dir: Path, family: int, dut_bin: str | None) -> DaemonSpec:
+def _without_throttle(cfg: dict[str, object]) -> dict[str, object]:
+    return {fam: {**sec, "throttle_rate": 0, "throttle_cache_rate": 0}
+            if isinstance(sec, dict) else sec for fam, sec in cfg.items()}
+
+
+def dut(topo: Topology, run_dir: Path, family: int, dut_bin: str | None,
+        throttle: bool = True) -> DaemonSpec:
     """One DUT process per family, in lb (relay mode) or dut (server mode)."""
     role = "lb" if topo.mode == "relay" else "dut"
     conf = "dut.json"
     argv = [*dut_command(dut_bin), "-config", str(run_dir / conf), "-version", str(family)]
     if topo.mode == "server":
         argv.append("-server")
-    text = json.dumps(dut_config(topo, run_dir), indent=2) + "\n"
+    text = json.dumps(dut_config(topo, run_dir, throttle), indent=2) + "\n"
     port = 67 if family == 4 else 547
     return DaemonSpec(f"dut-v{family}", role, topo.node(role).ns, tuple(argv),
                       ((family, port),), ((conf, text),))

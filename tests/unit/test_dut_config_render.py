@@ -38,3 +38,11 @@ def test_the_dut_argv_is_dhcplbs(tmp_path: Path) -> None:
     spec = daemons.dut(topology.build("lab", "server"), tmp_path, 6, "/opt/dhcplb")
     assert spec.argv == ("/opt/dhcplb", "-config", str(tmp_path / "dut.json"), "-version", "6",
                          "-server")
+
+
+def test_the_forwarding_benchmark_config_has_the_throttle_off(tmp_path: Path) -> None:
+    cfg = daemons.dut_config(topology.build("lab", "relay"), tmp_path, throttle=False)
+    for section in (cfg["v4"], cfg["v6"]):
+        assert isinstance(section, dict)
+        assert section["throttle_rate"] == 0 and section["throttle_cache_rate"] == 0
+        assert section["algorithm"] == "xid" and section["packet_buf_size"] == 1024

@@ -179,10 +179,7 @@ def _forward_rate(topo: topology.Topology, run_dir: Path, family: int, seconds: 
         proc.run(["ip", "netns", "exec", topo.node("relay").ns, sys.executable, "-m",
                   "lab.dut.blast", "send", "-version", str(family), "-to", to, "-count",
                   str(count), "-allow-remote"], timeout=seconds * 10 + 30)
-        ident = started[1][1]
-        deadline = time.monotonic() + seconds + 10
-        while ident.alive() and time.monotonic() < deadline:
-            time.sleep(0.01)  # waiting for the sink's own idle timeout to end it
+        proc.wait_gone(started[1][1], seconds + 10)  # the sink ends on its own idle timeout
         rate = _last_rate(sink.log(run_dir))
         if rate is None:
             raise LabError("forwarding benchmark: the sink reported nothing: "
@@ -207,10 +204,7 @@ def _perfdhcp_rate(topo: topology.Topology, run_dir: Path, seconds: float) -> fl
                   "-r", "60000", "-R", "100000", "-p", str(int(max(1, seconds))),
                   "-l", topo.addr("rly-ext", 4), topo.addr("lb", 4)], check=False,
                  timeout=seconds * 10 + 30)
-        ident = started[1][1]
-        deadline = time.monotonic() + seconds + 10
-        while ident.alive() and time.monotonic() < deadline:
-            time.sleep(0.01)  # waiting for the sink's own idle timeout to end it
+        proc.wait_gone(started[1][1], seconds + 10)  # the sink ends on its own idle timeout
         return _last_rate(sink.log(run_dir))
     finally:
         for _, ident in started:

@@ -92,14 +92,19 @@ class Run:
 Step = Callable[[Run], bool]  # False stops the run
 
 
+def step_claim(r: Run) -> bool:
+    """Take the lab name, or refuse before anything (even a capture run) is made."""
+    instance.claim_for_scenario(r.lab)  # a scenario always starts from a fresh lab
+    r.owns_lab = True
+    return True
+
+
 def step_prepare(r: Run) -> bool:
     r.run = capture.new_run(r.scenario.name, r.lab, r.captures_root)
     return True
 
 
 def step_up(r: Run) -> bool:
-    instance.claim_for_scenario(r.lab)  # a scenario always starts from a fresh lab
-    r.owns_lab = True
     instance.up(r.lab, r.scenario.mode, r.dut_bin, owner="scenario")
     return True
 
@@ -161,6 +166,7 @@ def step_compare(r: Run) -> bool:
 
 
 STEPS: tuple[tuple[str, Step], ...] = (
+    ("claim", step_claim),
     ("prepare", step_prepare),
     ("up", step_up),
     ("capture+client", step_capture_client),

@@ -193,7 +193,7 @@ def build(cfg: Config, verbose: int, counters: Counters) -> tuple[str, Callable[
 
         s6 = Server6(handler, store, load_or_create_duid(handler.lease_file))
         log.info("server DUID %s", s6.duid.hex())
-        handle = lambda data, peer, local, ifindex: s6.handle(data, peer)  # type: ignore[arg-type] # noqa: E731,E501
+        handle = lambda data, peer, local, ifindex: s6.handle(data, peer, local)  # type: ignore[arg-type] # noqa: E731,E501
     sock, _ = netio.open_socket(cfg.version, cfg.listen_addr, cfg.port, True)
     sender = netio.ReplySender(sock, cfg.version, raw)
 

@@ -3,7 +3,8 @@
 - DISCOVER -> OFFER from the pool (start..end inclusive), held briefly as "offered".
 - REQUEST: SELECTING (server-id present) for another server's id -> silent drop (our offer is
   withdrawn); INIT-REBOOT (requested-ip, no server-id) and RENEWING/REBINDING (ciaddr) -> ACK
-  only if the address is in the pool and free or this client's, otherwise NAK.
+  only if the address is in the pool and free or this client's, otherwise NAK; an
+  INIT-REBOOT from a client the server has no record of gets no answer (RFC 2131 4.3.2).
 - RELEASE frees the client's lease; DECLINE marks the address unusable for a lease time;
   INFORM -> ACK without yiaddr or lease times.
 - Destination (RFC 2131 section 4.1): giaddr -> giaddr:67; NAK -> broadcast; ciaddr ->
@@ -125,6 +126,17 @@ class Server4:
             return [self._nak(p, sid, ifindex, f"{addr} is not in this server's pool")]
         if not self.store.usable_by(addr, client):
             return [self._nak(p, sid, ifindex, f"{addr} belongs to another client")]
+        if server_id is None and requested is not None:  # INIT-REBOOT
+            own = self.store.of_client(client)
+            if own is None:
+                # RFC 2131 4.3.2: no record of this client, so the server MUST stay silent
+                # (another server may hold its lease).
+                log.info("INIT-REBOOT from %s for %s: no record of this client, silent",
+                         client, addr)
+                return []
+            if own.address != addr:
+                return [self._nak(p, sid, ifindex,
+                                  f"{addr} is not {client}'s address ({own.address} is)")]
         self.store.put(addr, client, "bound", self.lease_time, _mac(p))
         return [self._reply(p, MsgType.ACK, target, sid, ifindex)]
 

@@ -112,6 +112,11 @@ def load_or_create_duid(lease_file: str | None) -> bytes:
     return duid
 
 
+# Messages a client may send by unicast only after a Server Unicast option (RFC 8415 18.2.x).
+UNICAST_NEEDS_OPTION = frozenset((MsgType.REQUEST, MsgType.RENEW, MsgType.RELEASE,
+                                  MsgType.DECLINE))
+
+
 class Server6:
     def __init__(self, handler: HandlerConfig, store: LeaseStore, duid: bytes) -> None:
         self.handler = handler
@@ -132,14 +137,16 @@ class Server6:
             self.info.append((Opt.DOMAIN_LIST, wire4.encode_domain_list(opts.domain_search)))
 
     # -- entry point ---------------------------------------------------------------------
-    def handle(self, data: bytes, peer: tuple[str, int, int, int] | tuple[str, int]
-               ) -> list[Out]:
+    def handle(self, data: bytes, peer: tuple[str, int, int, int] | tuple[str, int],
+               local: str | None = None) -> list[Out]:
+        """``local`` is the address the datagram was sent to (None when unknown)."""
         layers, inner = wire6.unwrap(bytes(data))
         if layers and layers[0].msg_type != MsgType.RELAY_FORW:
             log.debug("ignoring RELAY-REPL from %s", peer[0])
             return []
         msg = wire6.parse_message(inner)
-        reply = self.respond(msg)
+        unicast = not layers and local is not None and not local.lower().startswith("ff")
+        reply = self.respond(msg, unicast)
         if reply is None:
             return []
         scope = peer[3] if len(peer) > 3 else 0
@@ -160,8 +167,9 @@ class Server6:
     def in_pool(self, raw: bytes) -> bool:
         return _addr(raw) in self.store.pool
 
-    def respond(self, msg: wire6.Message) -> bytes | None:
-        """The reply to a client message, or None to stay silent."""
+    def respond(self, msg: wire6.Message, unicast: bool = False) -> bytes | None:
+        """The reply to a client message, or None to stay silent. ``unicast``: the client
+        sent it straight to one of our addresses rather than to ff02::1:2."""
         t = msg.msg_type
         rule = SERVER_ID_RULE.get(t)  # type: ignore[call-overload]
         if rule is None:
@@ -177,6 +185,16 @@ class Server6:
             log.info("ignoring %s: server-id is %s", MsgType(t).name,
                      "missing" if sid is None else "not ours")
             return None
+        if unicast and t in UNICAST_NEEDS_OPTION:
+            # RFC 8415 18.3.1/18.3.4/18.3.7/18.3.8: we never sent a Server Unicast option, so
+            # the message is discarded and answered with UseMulticast and nothing else.
+            log.info("%s sent by unicast: answering UseMulticast", MsgType(t).name)
+            return wire6.build_message(MsgType.REPLY, msg.xid, [
+                *([(Opt.CLIENTID, cid)] if cid is not None else []),
+                (Opt.SERVERID, self.duid),
+                (Opt.STATUS_CODE, wire6.encode_status(Status.USE_MULTICAST,
+                                                      "send to ff02::1:2")),
+            ])
         ias = [wire6.parse_ia_na(v) for v in msg.all(Opt.IA_NA)]
         if t == MsgType.INFORMATION_REQUEST:
             if any(c in (Opt.IA_NA, Opt.IA_TA, Opt.IA_PD) for c, _ in msg.options):

@@ -76,12 +76,14 @@ def test_invoke_integer_options_never_traceback() -> None:
         assert "Traceback" not in res.stderr and res.stderr.startswith("error: "), res.stderr
 
 
-def test_a_scenario_never_takes_a_lab_the_user_brought_up() -> None:
+def test_a_scenario_never_takes_a_lab_the_user_brought_up(tmp_path: Path) -> None:
     env = {"LAB_NAME": "ivu"}
     assert _run(str(BIN / "invoke"), "lab.up", "--mode", "server", env=env).returncode == 0
     try:
         state_before = (Path("/run/dhcp-lab/ivu/state.json")).read_text()
-        res = _run(str(BIN / "nox"), "-s", "server_v4", env=env)
+        res = _run(str(BIN / "nox"), "-s", "server_v4",
+                   env={**env, "LAB_CAPTURES_DIR": str(tmp_path / "caps")})
+        assert not (tmp_path / "caps").exists()  # refused before anything was made
         assert res.returncode != 0
         assert "scenario builds and removes its own lab" in res.stdout + res.stderr
         assert Path("/run/dhcp-lab/ivu/state.json").read_text() == state_before

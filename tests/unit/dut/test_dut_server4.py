@@ -11,7 +11,7 @@ import pytest
 
 from lab.dut import wire4
 from lab.dut.route import Dest
-from lab.dut.server4 import Server4
+from lab.dut.server4 import Server4, client_key
 from lab.dut.wire4 import MsgType, Opt
 from tests.unit.dut.dut_helpers import Clock, handler4, store_for
 
@@ -158,6 +158,23 @@ def test_init_reboot_own_address_acks() -> None:
     mine = dora(srv)
     p, _ = one(srv, req(MsgType.REQUEST, requested=mine))
     assert p.msg_type == MsgType.ACK and yi(p) == mine
+
+
+def test_init_reboot_from_a_client_with_no_record_gets_no_answer() -> None:
+    """RFC 2131 4.3.2: with no record of the client the server MUST remain silent."""
+    srv = server()
+    data = req(MsgType.REQUEST, requested="192.168.100.20")
+    assert srv.handle(data, CLIENT, LOCAL, 3) == []
+    assert srv.store.of_client(client_key(wire4.parse(data))) is None  # nothing was bound
+    assert srv.store.holder("192.168.100.20") is None
+
+
+def test_init_reboot_for_an_address_not_the_clients_record_naks() -> None:
+    srv = server()
+    mine = dora(srv)
+    other = "192.168.100.49" if mine != "192.168.100.49" else "192.168.100.48"
+    p, _ = one(srv, req(MsgType.REQUEST, requested=other))
+    assert p.msg_type == MsgType.NAK
 
 
 def test_renewing_acks_to_ciaddr() -> None:

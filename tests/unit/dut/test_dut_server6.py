@@ -265,3 +265,34 @@ def test_corrupt_duid_file(tmp_path: Path) -> None:
     (tmp_path / "l.json.duid").write_text("zz")
     with pytest.raises(LeaseFileError):
         load_or_create_duid(str(tmp_path / "l.json"))
+
+
+@pytest.mark.parametrize("kind", [MsgType.REQUEST, MsgType.RENEW, MsgType.RELEASE,
+                                  MsgType.DECLINE])
+def test_unicast_without_a_server_unicast_option_gets_use_multicast(kind: MsgType) -> None:
+    """RFC 8415 18.3.x: the message is discarded and answered with UseMulticast, the server
+    and client identifiers and nothing else; no binding is made or changed."""
+    srv = server()
+    out = srv.handle(msg6(kind, ia_na(["fd00:100::20"]), server_duid=SERVER_DUID), PEER,
+                     "fd00:100::1")
+    assert len(out) == 1
+    m = wire6.parse_message(out[0][0])
+    assert m.msg_type == MsgType.REPLY and status(m.options) == Status.USE_MULTICAST
+    assert sorted(c for c, _ in m.options) == [Opt.CLIENTID, Opt.SERVERID, Opt.STATUS_CODE]
+    assert m.get(Opt.CLIENTID) == DUID
+    assert srv.store.holder("fd00:100::20") is None
+
+
+def test_the_same_messages_to_the_multicast_group_are_served() -> None:
+    srv = server()
+    out = srv.handle(msg6(MsgType.REQUEST, ia_na(), server_duid=SERVER_DUID), PEER, "ff02::1:2")
+    m = wire6.parse_message(out[0][0])
+    assert status(m.options) != Status.USE_MULTICAST and the_ia(m).addresses
+
+
+def test_solicit_by_unicast_is_still_answered() -> None:
+    """The UseMulticast rule covers only the four messages above; a Solicit is answered
+    wherever it was sent."""
+    out = server(rapid_commit=False).handle(msg6(MsgType.SOLICIT, ia_na()), PEER,
+                                            "fe80::1")
+    assert wire6.parse_message(out[0][0]).msg_type == MsgType.ADVERTISE

@@ -198,6 +198,11 @@ def cmd_captures_show(a: argparse.Namespace) -> int:
     decoded = decode.decode_pcap(pcap)
     f = flow.normalize(decoded.frames, ifmap.load(mapfile))
     flow.check_attributed(f, mapfile)
+    if not decoded.frames:
+        print(f"note: {pcap} holds no DHCP frames ({decoded.records} frames in all)",
+              file=sys.stderr)
+    if decoded.truncated:
+        print(f"note: the last record of {pcap} was cut short and was skipped", file=sys.stderr)
     if a.mermaid:
         out = Path(a.mermaid)
     else:

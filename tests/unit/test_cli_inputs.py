@@ -78,3 +78,14 @@ def test_bad_captures_through_captures_show_are_one_line(
                      "--mermaid", str(tmp_path / "x.mmd")]) != 0
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and expected in err.lower(), err
+
+
+def test_a_capture_without_dhcp_frames_is_shown_with_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mapfile = tmp_path / "ifmap.json"
+    mapfile.write_text(ifmap.IfMap("x", "relay", {}, {}, {}, {}).to_json())
+    assert cli.main(["captures-show", str(BAD / "header-only.pcap"), "--ifmap", str(mapfile),
+                     "--mermaid", str(tmp_path / "x.mmd")]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("# dhcp-lab flow v1\n")
+    assert "holds no DHCP frames" in out.err

@@ -67,7 +67,7 @@ def new_run(scenario: str, lab: str, root: Path | None = None) -> CaptureRun:
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(run.name)
     os.replace(tmp, latest)
-    return run_from(run)
+    return CaptureRun(run)
 
 
 RUN_NAME = re.compile(r"^\d{8}T\d{6}\.\d{3}Z-[a-z0-9-]+-\d+$")
@@ -86,10 +86,6 @@ def prune(base: Path, keep: int) -> list[Path]:
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
     return old
-
-
-def run_from(path: Path) -> CaptureRun:
-    return CaptureRun(path)
 
 
 def write_ifmap(topo: Topology, run: CaptureRun) -> None:

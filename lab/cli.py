@@ -6,7 +6,6 @@ A LabError becomes one line on stderr and a non-zero exit; never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -307,7 +306,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:  # the host refused something (permissions, a full disk): one line
         print(f"error: {err}", file=sys.stderr)
         return 1
-
-
-def dump(obj: object) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

@@ -14,7 +14,6 @@ both are supported.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import threading
 import time
 import warnings
@@ -29,10 +28,6 @@ from lab.records import Dhcp4, Dhcp4Type, Dhcp6, Dhcp6Type, Frame, PacketType
 Step = tuple[str, str]  # (sender port name or source MAC, message nesting)
 
 _OUTGOING = int(PacketType.OUTGOING)
-
-
-def tshark_available() -> bool:
-    return shutil.which("tshark") is not None
 
 
 def _tshark_major() -> int:

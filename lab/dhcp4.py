@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 import dpkt.dhcp
 
 from lab.errors import DecodeError
+from lab.optcodec import as_int, enc_u8, enc_u16, enc_u32
 from lab.records import Dhcp4, Dhcp4Type
 
 DHCP_MAGIC = dpkt.dhcp.DHCP_MAGIC
@@ -206,20 +207,11 @@ def _enc_ips(v: object) -> bytes:
     return b"".join(_aton(a) for a in _seq(v, str))
 
 
-def _enc_u8(v: object) -> bytes:
-    return bytes((_int(v),))
 
-
-def _enc_u16(v: object) -> bytes:
-    return _U16.pack(_int(v))
-
-
-def _enc_u32(v: object) -> bytes:
-    return _U32.pack(_int(v))
 
 
 def _enc_i32(v: object) -> bytes:
-    return _I32.pack(_int(v))
+    return _I32.pack(as_int(v))
 
 
 def _enc_str(v: object) -> bytes:
@@ -235,7 +227,7 @@ def _enc_client_id(v: object) -> bytes:
         raise ValueError("client identifier value is (type, 'colon:hex') ")
     kind, ident = v
     raw = bytes.fromhex(ident.replace(":", "")) if isinstance(ident, str) else _bytes(ident)
-    return bytes((_int(kind),)) + raw
+    return bytes((as_int(kind),)) + raw
 
 
 def _enc_agent_info(v: object) -> bytes:
@@ -243,7 +235,7 @@ def _enc_agent_info(v: object) -> bytes:
     for pair in _seq(v, tuple):
         sub, data = pair
         raw = _bytes(data)
-        out += bytes((_int(sub), len(raw))) + raw
+        out += bytes((as_int(sub), len(raw))) + raw
     return bytes(out)
 
 
@@ -261,11 +253,6 @@ def _enc_classless_routes(v: object) -> bytes:
         out += _aton(net)[: (width + 7) // 8] + _aton(str(router))
     return bytes(out)
 
-
-def _int(v: object) -> int:
-    if not isinstance(v, int):
-        raise ValueError(f"expected an int, got {v!r}")
-    return v
 
 
 def _bytes(v: object) -> bytes:
@@ -288,12 +275,12 @@ Encoder = Callable[[object], bytes]
 KINDS: dict[str, tuple[Decoder, Encoder]] = {
     "ip": (_dec_ip, _enc_ip),
     "ips": (_dec_ips, _enc_ips),
-    "u8": (_dec_u8, _enc_u8),
-    "u16": (_dec_u16, _enc_u16),
-    "u32": (_dec_u32, _enc_u32),
+    "u8": (_dec_u8, enc_u8),
+    "u16": (_dec_u16, enc_u16),
+    "u32": (_dec_u32, enc_u32),
     "i32": (_dec_i32, _enc_i32),
     "str": (_dec_str, _enc_str),
-    "msgtype": (_dec_msgtype, _enc_u8),
+    "msgtype": (_dec_msgtype, enc_u8),
     "codes": (_dec_codes, _enc_codes),
     "client_id": (_dec_client_id, _enc_client_id),
     "agent_info": (_dec_agent_info, _enc_agent_info),

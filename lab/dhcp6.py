@@ -22,6 +22,7 @@ import dpkt
 
 from lab.dhcp4 import decode_dns_names, encode_dns_names
 from lab.errors import DecodeError
+from lab.optcodec import enc_u8, enc_u16, enc_u32
 from lab.records import Dhcp6, Dhcp6Option, Dhcp6Type
 
 MAX_RELAY_DEPTH = 32  # RFC 8415 HOP_COUNT_LIMIT: relays drop messages with hop-count >= 32
@@ -330,16 +331,7 @@ def _enc_codes(v: object) -> bytes:
     return struct.pack(f">{len(codes)}H", *codes)
 
 
-def _enc_u8(v: object) -> bytes:
-    return bytes((_int(v),))
 
-
-def _enc_u16(v: object) -> bytes:
-    return _U16.pack(_int(v))
-
-
-def _enc_u32(v: object) -> bytes:
-    return _U32.pack(_int(v))
 
 
 def _enc_relay_msg(v: object) -> bytes:
@@ -401,11 +393,6 @@ def _iter(v: object) -> Iterable[object]:
     return v
 
 
-def _int(v: object) -> int:
-    if not isinstance(v, int):
-        raise ValueError(f"expected an int, got {v!r}")
-    return v
-
 
 # The option table: code -> (name, decoder, encoder). Values are what each decoder returns.
 OPTIONS: dict[int, tuple[str, Decoder, Encoder]] = {
@@ -415,8 +402,8 @@ OPTIONS: dict[int, tuple[str, Decoder, Encoder]] = {
     OPT_IA_TA: ("ia-ta", _dec_ia_ta, _enc_ia_ta),  # (iaid, sub-options)
     OPT_IAADDR: ("iaaddr", _dec_iaaddr, _enc_iaaddr),  # (address, preferred, valid, subs)
     OPT_ORO: ("oro", _dec_codes, _enc_codes),
-    OPT_PREFERENCE: ("preference", _dec_u8, _enc_u8),
-    OPT_ELAPSED_TIME: ("elapsed-time", _dec_u16, _enc_u16),  # hundredths of a second
+    OPT_PREFERENCE: ("preference", _dec_u8, enc_u8),
+    OPT_ELAPSED_TIME: ("elapsed-time", _dec_u16, enc_u16),  # hundredths of a second
     OPT_RELAY_MSG: ("relay-message", _dec_relay_msg, _enc_relay_msg),  # nested Dhcp6
     OPT_UNICAST: ("unicast", _dec_addr, _enc_addr),
     OPT_STATUS_CODE: ("status-code", _dec_status, _enc_status),  # (code, message)
@@ -430,7 +417,7 @@ OPTIONS: dict[int, tuple[str, Decoder, Encoder]] = {
     OPT_IA_PD: ("ia-pd", _dec_ia_na, _enc_ia_na),  # (iaid, t1, t2, sub-options)
     OPT_IAPREFIX: ("iaprefix", _dec_iaprefix, _enc_iaprefix),  # ("p/len", pref, valid, subs)
     31: ("sntp-servers", _dec_addrs, _enc_addrs),
-    32: ("information-refresh-time", _dec_u32, _enc_u32),
+    32: ("information-refresh-time", _dec_u32, enc_u32),
     OPT_REMOTE_ID: ("remote-id", _dec_enterprise, _enc_enterprise),  # (enterprise, bytes)
     38: ("subscriber-id", _dec_opaque, _enc_opaque),
     OPT_CLIENT_LINKLAYER_ADDR: ("client-linklayer-addr", _dec_linklayer, _enc_linklayer),

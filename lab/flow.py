@@ -38,7 +38,6 @@ ALL_DHCP_AGENTS = "all-dhcp-agents"  # ff02::1:2, All_DHCP_Relay_Agents_and_Serv
 CLIENT = "client"
 IN_POOL = "in-pool"
 LINK_LOCAL = "link-local"  # a link-local address of no known node: abstracted, never literal
-PSEUDO_RECEIVERS = frozenset((BROADCAST, ALL_DHCP_AGENTS))
 
 # Column widths: fixed, so one changed line never re-pads the others in a diff.
 SENDER_W = 10

@@ -21,7 +21,6 @@ import logging
 import socket
 import struct
 import time
-from collections.abc import Callable
 
 from lab.dut import wire4, wire6
 from lab.dut.errors import Malformed
@@ -37,7 +36,6 @@ _RELAY_OUT_LEN = _RELAY_OUT.size  # 38
 _COOKIE = wire4.COOKIE
 IP_PKTINFO: int = getattr(socket, "IP_PKTINFO", 8)  # missing from typeshed
 
-Sender = Callable[..., int]
 
 
 class RateLimitedLog:

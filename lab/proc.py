@@ -136,16 +136,15 @@ _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
 def reap(pid: int) -> None:
-    """Collect the exit status of ``pid`` if it is a child of ours that has exited."""
+    """Collect the exit status of ``pid`` if ``spawn`` started it and it has exited.
+
+    Only through its own Popen: a bare waitpid() on any other pid could steal the exit
+    status of a child someone else manages (subprocess, or asyncio's child watcher under
+    pyshark, which then reports tshark as crashed).
+    """
     child = _CHILDREN.pop(pid, None)
-    if child is not None:
-        if child.poll() is None:
-            _CHILDREN[pid] = child  # still running: keep it for later
-        return
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
+    if child is not None and child.poll() is None:
+        _CHILDREN[pid] = child  # still running: keep it for later
 
 
 def interactive(argv: Sequence[str], env: Mapping[str, str] | None = None) -> int:

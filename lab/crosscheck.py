@@ -119,10 +119,25 @@ def _capture(path: Path, display_filter: str | None) -> Iterator[Any]:
         try:
             yield cap
         finally:
-            cap.close()
+            _close(cap)
     finally:
         _unbind_watcher(watcher, previous)
         loop.close()
+
+
+def _close(cap: Any) -> None:
+    """Close a capture. A "crash" reported only at close, after tshark's output was read to
+    its end, is a lost exit status, not a lost packet: asyncio's child watcher reports 255
+    when another waiter collected tshark first (seen under the full test suite). The packets
+    were all read, and callers compare the whole sequence, so a real crash mid-file still
+    shows as a missing packet."""
+    from pyshark.capture.capture import TSharkCrashException
+
+    try:
+        cap.close()
+    except TSharkCrashException:
+        if not getattr(cap, "_eof_reached", False):
+            raise
 
 
 def _bind_watcher(loop: asyncio.AbstractEventLoop) -> tuple[Any, Any]:
